@@ -1,0 +1,28 @@
+// Runs every compiled test file under build/test with node's own test runner.
+// Node 20's `--test` takes no globs, so the files are listed here.
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...findTests(path));
+    else if (entry.name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const filter = process.argv.slice(2);
+const files = findTests('build/test')
+  .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
+  .sort();
+if (files.length === 0) {
+  console.error('no test files found under build/test');
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
+  stdio: 'inherit',
+});
+process.exit(result.status ?? 1);
