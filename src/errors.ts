@@ -112,6 +112,13 @@ export class SocketError extends HttpoolError {
   }
 }
 
+/** Reading the request body the caller supplied failed; the request was abandoned. */
+export class RequestBodyError extends HttpoolError {
+  constructor(message: string, options?: HttpoolErrorOptions) {
+    super(message, 'ERR_REQUEST_BODY', options);
+  }
+}
+
 /** The server sent something that is not a valid HTTP/1.1 response. */
 export class ResponseError extends HttpoolError {
   /** A short description of what was wrong, for logs. */

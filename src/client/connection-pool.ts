@@ -1,0 +1,371 @@
+import type { ConnectionOptions } from 'node:tls';
+import { InvalidArgumentError } from '../errors.js';
+import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
+import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
+import type { HttpResponse } from '../http1/response.js';
+import type { Clock } from '../pool/clock.js';
+import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
+import { openSocket } from './connector.js';
+import { type Origin, parseOrigin } from './origin.js';
+import { type LeaseOwner, PooledConnection } from './pooled-connection.js';
+import { canReplay } from './retry.js';
+
+/** Settings of a {@link ConnectionPool}. Every time is in milliseconds. */
+export interface PoolOptions {
+  /** Connections open at once (idle + leased + connecting). Default `Infinity`. */
+  maxSize?: number;
+  /** How long an idle connection is kept. Default 4000; `Infinity` keeps it until the server closes it. */
+  idleTimeout?: number;
+  /** Acquires allowed to wait at once; more are refused with QueueFullError. Default `Infinity`. */
+  maxWaiting?: number;
+  /** Time to open a connection (TCP and TLS). Default 10 000. */
+  connectTimeout?: number;
+  /** Time from the end of the request to the end of the response head. Default 300 000. */
+  headersTimeout?: number;
+  /** Longest gap between response body chunks. Default 300 000. */
+  bodyTimeout?: number;
+  /** Retire a connection after this age (with up to 2.5 % jitter). Default `Infinity`. */
+  maxLifetime?: number;
+  /** Retire a connection after this many requests. Default `Infinity`. */
+  maxRequestsPerConnection?: number;
+  /** Margin taken off a server's `Keep-Alive: timeout` hint before the connection is retired. Default 1000. */
+  keepAliveTimeoutThreshold?: number;
+  /** Body bytes read to throw an unread response away before closing instead. Default 256 KiB. */
+  maxDrainBytes?: number;
+  /** Response parser limits (header size, header count, ...). */
+  limits?: Partial<ParserLimits>;
+  /** TLS settings for `https:` origins: ca, cert, key, servername, rejectUnauthorized, ... */
+  tls?: ConnectionOptions;
+  /** Time source for idle expiry; tests pass a fake one. */
+  clock?: Clock;
+}
+
+/** Options of {@link ConnectionPool.acquire}. */
+export interface AcquireOptions {
+  /** Wait for a connection when none is free (default true); false rejects with EmptyPoolError. */
+  blocking?: boolean;
+  /** Most ms to wait; AcquireTimeoutError after it. Default: no bound. */
+  timeout?: number;
+  /** Aborts the wait with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ConnectionPool.request}: one request plus how long to wait for a connection. */
+export interface RequestOptions extends ExchangeOptions {
+  /** Most ms to wait for a free connection. Default: no bound. */
+  acquireTimeout?: number | undefined;
+}
+
+/** A snapshot of a pool. */
+export interface PoolStats {
+  /** Connections open now: idle + leased + connecting. */
+  open: number;
+  /** Connections waiting in the pool for work. */
+  idle: number;
+  /** Connections lent out. */
+  leased: number;
+  /** Connections being opened. */
+  connecting: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+  /** Connections opened, ever. */
+  created: number;
+  /** Connections closed, ever. */
+  closed: number;
+  /** Requests sent, ever (a replay counts again). */
+  requests: number;
+  /** Requests replayed on a fresh connection after a stale kept-alive one failed, ever. */
+  replayed: number;
+  /** Connection attempts that failed, ever. */
+  connectFailed: number;
+  /** Acquires that timed out, ever. */
+  acquireTimeouts: number;
+}
+
+/** A pooled connection and what the pool knows about it. */
+class Slot {
+  connection!: Http1Connection;
+  /** Lease handed out by acquire(), while lent. */
+  lease: PooledConnection<Slot> | undefined;
+  /** Requests sent on this connection. */
+  requests = 0;
+  /** Clock time after which the connection is not lent again (max lifetime with jitter). */
+  retireAt: number;
+  /** The response of the exchange in progress, if its head has arrived. */
+  response: HttpResponse | undefined;
+  /** The lease ended while an exchange was running: put the connection back when it ends. */
+  returnWhenDone = false;
+
+  constructor(retireAt: number) {
+    this.retireAt = retireAt;
+  }
+}
+
+const DEFAULT_IDLE_TIMEOUT = 4000;
+const DEFAULT_CONNECT_TIMEOUT = 10_000;
+const DEFAULT_KEEP_ALIVE_THRESHOLD = 1000;
+
+/**
+ * The classic connection pool for one origin (`scheme://host:port`): it opens up to `maxSize`
+ * HTTP/1.1 connections, lends them out one request at a time, and keeps them alive between
+ * requests so the handshake is paid once.
+ *
+ * @example
+ * ```ts
+ * const pool = new ConnectionPool('http://127.0.0.1:8080', { maxSize: 8 });
+ * const res = await pool.request({ path: '/users/1' });
+ * console.log(res.status, await res.json());
+ * await pool.close();
+ * ```
+ */
+export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
+  /** The origin this pool serves, canonical form (e.g. `http://127.0.0.1:8080`). */
+  readonly origin: string;
+  readonly #target: Origin;
+  readonly #options: PoolOptions;
+  readonly #pool: ResourcePool<Slot>;
+  readonly #clock: Clock | undefined;
+  #tlsSession: Buffer | undefined;
+  #requests = 0;
+  #replayed = 0;
+
+  /**
+   * @param origin `http://host[:port]` or `https://host[:port]`
+   * @param options limits and timeouts; see {@link PoolOptions}
+   * @throws InvalidArgumentError for a bad origin or option
+   */
+  constructor(origin: string | URL, options: PoolOptions = {}) {
+    this.#target = parseOrigin(origin);
+    this.origin = this.#target.origin;
+    checkOptions(options);
+    // Checked now so a bad limit fails here, not on the first connection.
+    if (options.limits !== undefined) resolveParserLimits(options.limits);
+    this.#options = options;
+    this.#clock = options.clock;
+    const poolOptions: ConstructorParameters<typeof ResourcePool<Slot>>[0] = {
+      create: (signal) => this.#connect(signal),
+      destroy: (slot, reason) => this.#close(slot, reason),
+      isHealthy: (slot) => slot.connection.isHealthy(),
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+    };
+    if (options.maxSize !== undefined) poolOptions.maxSize = options.maxSize;
+    if (options.maxWaiting !== undefined) poolOptions.maxWaiting = options.maxWaiting;
+    if (options.clock !== undefined) poolOptions.clock = options.clock;
+    this.#pool = new ResourcePool<Slot>(poolOptions);
+  }
+
+  #now(): number {
+    return this.#clock?.now() ?? performance.now();
+  }
+
+  async #connect(signal: AbortSignal): Promise<Slot> {
+    const socket = await openSocket(this.#target, {
+      connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+      signal,
+      tls: this.#options.tls,
+      session: this.#tlsSession,
+      onSession: (session) => {
+        this.#tlsSession = session;
+      },
+    });
+    const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
+    // Jitter keeps connections opened together from all retiring in the same instant.
+    const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
+    slot.connection = new Http1Connection(
+      socket,
+      {
+        host: this.#target.host,
+        limits: this.#options.limits,
+        headersTimeout: this.#options.headersTimeout,
+        bodyTimeout: this.#options.bodyTimeout,
+        maxDrainBytes: this.#options.maxDrainBytes,
+      },
+      { onExchangeEnd: () => this.#exchangeEnded(slot) },
+    );
+    return slot;
+  }
+
+  #close(slot: Slot, _reason: CloseReason): Promise<void> {
+    slot.connection.destroy();
+    return slot.connection.closed;
+  }
+
+  /**
+   * Lends a connection: an idle one if there is one, else a new one while under `maxSize`,
+   * else the next one released (first come, first served).
+   *
+   * Rejects with EmptyPoolError (`blocking: false` and the pool is full), AcquireTimeoutError,
+   * QueueFullError, PoolClosedError, the signal's reason, or the connect error
+   * (SocketError, ConnectTimeoutError) of the connection opened for this call.
+   */
+  async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
+    const slot = await this.#pool.acquire(options);
+    const lease = new PooledConnection<Slot>(this, slot);
+    slot.lease = lease;
+    return lease as PooledConnection;
+  }
+
+  /** Gives a connection back; the same as `conn.release()`. */
+  release(conn: PooledConnection): void {
+    conn.release();
+  }
+
+  /**
+   * Sends one request on a pooled connection. The connection goes back to the pool by
+   * itself once the response body has been read to the end or dumped, so always read or
+   * `dump()` the body.
+   *
+   * A request that fails on a reused connection before any response byte arrived (the
+   * server had closed it while idle) is sent once more on a new connection when it is safe
+   * to: an idempotent method or an `Idempotency-Key` header, and a body that can be sent
+   * again (none, string or bytes). A POST is never sent twice.
+   */
+  async request(options: RequestOptions = {}): Promise<HttpResponse> {
+    const acquireOptions: AcquireOptions = {};
+    if (options.signal !== undefined) acquireOptions.signal = options.signal;
+    if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
+    for (let attempt = 0; ; attempt++) {
+      const slot = await this.#pool.acquire(acquireOptions);
+      const reused = slot.connection.completedExchanges > 0;
+      // Handed back by #exchangeEnded as soon as the response has been read (or failed).
+      slot.returnWhenDone = true;
+      try {
+        return await this.send(slot, options);
+      } catch (error) {
+        if (slot.connection.state === 'idle') {
+          // Refused before anything was sent: the connection is as good as before.
+          slot.returnWhenDone = false;
+          this.giveBack(slot);
+        }
+        if (attempt === 0 && reused && canReplay(options, slot.connection, error)) {
+          this.#replayed++;
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  /** @internal LeaseOwner: sends on the slot's connection */
+  send(slot: Slot, options: ExchangeOptions): Promise<HttpResponse> {
+    const pending = slot.connection.request(options);
+    if (slot.connection.state === 'busy') {
+      this.#requests++;
+      slot.requests++;
+      slot.response = undefined;
+      pending.then(
+        (response) => {
+          slot.response = response;
+        },
+        () => {},
+      );
+    }
+    return pending;
+  }
+
+  #exchangeEnded(slot: Slot): void {
+    slot.response = undefined;
+    if (!slot.returnWhenDone) return;
+    slot.returnWhenDone = false;
+    this.#putBack(slot);
+  }
+
+  /** @internal LeaseOwner: the lease ended */
+  giveBack(slot: Slot): void {
+    slot.lease = undefined;
+    const connection = slot.connection;
+    if (connection.state !== 'busy') {
+      this.#putBack(slot);
+      return;
+    }
+    if (slot.response === undefined) {
+      // Released while waiting for a response nobody will read: no way to reuse it safely.
+      this.#pool.discard(slot);
+      return;
+    }
+    // Released with the body unread: drain a little (or close), then come home.
+    slot.returnWhenDone = true;
+    void slot.response.dump();
+  }
+
+  /** @internal LeaseOwner: the lease ended, close the connection */
+  throwAway(slot: Slot): void {
+    slot.lease = undefined;
+    slot.returnWhenDone = false;
+    this.#pool.discard(slot);
+  }
+
+  #putBack(slot: Slot): void {
+    const connection = slot.connection;
+    let expiresAt = slot.retireAt;
+    const hint = connection.keepAliveHint;
+    if (hint !== undefined) {
+      const threshold = this.#options.keepAliveTimeoutThreshold ?? DEFAULT_KEEP_ALIVE_THRESHOLD;
+      expiresAt = Math.min(expiresAt, this.#now() + hint - threshold);
+    }
+    const reusable =
+      connection.isHealthy() &&
+      slot.requests < (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY);
+    this.#pool.release(slot, { reusable, expiresAt });
+  }
+
+  /** A snapshot of the pool's connections, waiters and counters. */
+  stats(): PoolStats {
+    const s = this.#pool.stats();
+    return {
+      open: s.open,
+      idle: s.idle,
+      leased: s.leased,
+      connecting: s.connecting,
+      waiting: s.waiting,
+      created: s.created,
+      closed: s.destroyed,
+      requests: this.#requests,
+      replayed: this.#replayed,
+      connectFailed: s.createFailed,
+      acquireTimeouts: s.timedOut,
+    };
+  }
+
+  /**
+   * Graceful shutdown: waiting and later acquires fail with PoolClosedError, idle connections
+   * close now, leased ones when they are released. Resolves when all are closed.
+   */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+
+  /** Closes everything now, failing requests in progress. Resolves when all sockets are closed. */
+  destroy(reason?: Error): Promise<void> {
+    return this.#pool.destroy(reason);
+  }
+
+  /** `await using pool = new ConnectionPool(...)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function checkOptions(options: PoolOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('options must be an object');
+  }
+  for (const name of [
+    'connectTimeout',
+    'headersTimeout',
+    'bodyTimeout',
+    'maxLifetime',
+    'maxRequestsPerConnection',
+    'keepAliveTimeoutThreshold',
+    'maxDrainBytes',
+  ] as const) {
+    const value = options[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    }
+  }
+  if (options.maxRequestsPerConnection === 0) {
+    throw new InvalidArgumentError('maxRequestsPerConnection must be at least 1');
+  }
+}

@@ -1,0 +1,69 @@
+import { InvalidStateError } from '../errors.js';
+import type { ExchangeOptions } from '../http1/connection.js';
+import type { HttpResponse } from '../http1/response.js';
+
+/** What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
+export interface LeaseOwner<S> {
+  /** Sends a request on the slot's connection. */
+  send(slot: S, options: ExchangeOptions): Promise<HttpResponse>;
+  /** The lease is over: put the connection back (or close it if it cannot be reused). */
+  giveBack(slot: S): void;
+  /** The lease is over: close the connection. */
+  throwAway(slot: S): void;
+}
+
+/**
+ * A connection lent by a {@link ConnectionPool}: one request at a time, and it goes home on
+ * {@link release} or at the end of an `await using` block.
+ *
+ * Releasing with a response body still unread throws the rest of the body away first
+ * (draining a little, or closing the connection if there is much): a connection never goes
+ * back to the pool with response bytes pending.
+ */
+export class PooledConnection<S = unknown> implements AsyncDisposable {
+  readonly #owner: LeaseOwner<S>;
+  readonly #slot: S;
+  #released = false;
+
+  /** @internal made by ConnectionPool.acquire() */
+  constructor(owner: LeaseOwner<S>, slot: S) {
+    this.#owner = owner;
+    this.#slot = slot;
+  }
+
+  /** True once the lease ended ({@link release} or {@link discard}). */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /**
+   * Sends one request on this connection and resolves with the response once its head has
+   * arrived. Read or dump the body before the next request on the same connection.
+   */
+  request(options: ExchangeOptions = {}): Promise<HttpResponse> {
+    if (this.#released) {
+      return Promise.reject(new InvalidStateError('this connection was already released'));
+    }
+    return this.#owner.send(this.#slot, options);
+  }
+
+  /** Gives the connection back to the pool. A second call does nothing. */
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.giveBack(this.#slot);
+  }
+
+  /** Closes the connection instead of returning it. Does nothing after release. */
+  discard(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#owner.throwAway(this.#slot);
+  }
+
+  /** Releases the connection: `await using conn = await pool.acquire()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+}

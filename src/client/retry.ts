@@ -1,0 +1,43 @@
+import { SocketError } from '../errors.js';
+import { isIdempotentMethod } from '../http1/connection.js';
+import type { ExchangeOptions } from '../http1/connection.js';
+
+/** What the replay rule needs to know about the connection the request failed on. */
+export interface FailedOn {
+  /** True when at least one response byte had arrived. */
+  readonly responseStarted: boolean;
+}
+
+/**
+ * Whether a request that failed on a reused connection may be sent once more on another
+ * connection without the caller asking (Go's `shouldRetryRequest`, narrowed):
+ * - the failure is the socket closing or resetting (the server dropped a kept-alive
+ *   connection), not a timeout, an abort or a bad response;
+ * - no byte of a response arrived, so the server cannot have answered it;
+ * - the method is idempotent (RFC 9110 §9.2.2) or the request carries an Idempotency-Key;
+ * - the body can be sent again: none, a string or bytes (a stream is consumed).
+ */
+export function canReplay(options: ExchangeOptions, failedOn: FailedOn, error: unknown): boolean {
+  if (!(error instanceof SocketError) || failedOn.responseStarted) return false;
+  const body = options.body;
+  if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+    return false;
+  }
+  return isIdempotentMethod(options.method ?? 'GET') || hasIdempotencyKey(options.headers);
+}
+
+function hasIdempotencyKey(headers: ExchangeOptions['headers']): boolean {
+  if (headers === undefined) return false;
+  if (Symbol.iterator in headers) {
+    for (const [name] of headers as Iterable<readonly [string, unknown]>) {
+      if (name.toLowerCase() === 'idempotency-key') return true;
+    }
+    return false;
+  }
+  for (const name of Object.keys(headers)) {
+    if (name.toLowerCase() === 'idempotency-key' && (headers as Record<string, unknown>)[name] !== undefined) {
+      return true;
+    }
+  }
+  return false;
+}

@@ -1,0 +1,217 @@
+import { BodyUsedError } from '../errors.js';
+
+/**
+ * What a {@link ResponseBody} needs from whoever feeds it (the connection): flow control,
+ * and a way to say the reader has given up.
+ */
+export interface BodySource {
+  /** Stop reading from the socket: the reader is behind. */
+  pause(): void;
+  /** Start reading again. */
+  resume(): void;
+  /** The reader will read no more: finish the exchange without it (drain or destroy). */
+  cancel(): void;
+}
+
+/** Bytes queued before the socket is paused; a reader that keeps up never reaches it. */
+const HIGH_WATER_MARK = 64 * 1024;
+
+type Waiter = {
+  resolve: (result: IteratorResult<Uint8Array>) => void;
+  reject: (error: Error) => void;
+};
+
+/**
+ * A response body: an async iterable of byte chunks with backpressure (a slow reader pauses
+ * the socket), plus the usual one-shot readers. A body can be consumed once.
+ *
+ * The connection pushes into it ({@link push}, {@link end}, {@link fail}); the caller reads.
+ */
+export class ResponseBody implements AsyncIterable<Uint8Array> {
+  readonly #source: BodySource;
+  #queue: Uint8Array[] = [];
+  #queueHead = 0;
+  #queuedBytes = 0;
+  #paused = false;
+  #waiter: Waiter | undefined;
+  #ended = false;
+  #error: Error | undefined;
+  #used = false;
+  #dumping = false;
+  #onSettled: Array<() => void> = [];
+  #trailers: readonly string[] = [];
+
+  /** @param source the connection feeding this body */
+  constructor(source: BodySource) {
+    this.#source = source;
+  }
+
+  /** True once a reader has started consuming the body. */
+  get bodyUsed(): boolean {
+    return this.#used;
+  }
+
+  /** True once the last byte arrived and the message ended cleanly. */
+  get complete(): boolean {
+    return this.#ended && this.#error === undefined;
+  }
+
+  /** Trailer fields (flat name/value pairs) of a chunked response, once it has ended. */
+  get trailers(): readonly string[] {
+    return this.#trailers;
+  }
+
+  // --- producer side (the connection) ---
+
+  /** Queues a chunk for the reader. Called by the connection. */
+  push(chunk: Uint8Array): void {
+    if (this.#ended || this.#error !== undefined || this.#dumping) return;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.resolve({ done: false, value: chunk });
+      return;
+    }
+    this.#queue.push(chunk);
+    this.#queuedBytes += chunk.byteLength;
+    if (!this.#paused && this.#queuedBytes >= HIGH_WATER_MARK) {
+      this.#paused = true;
+      this.#source.pause();
+    }
+  }
+
+  /** The message ended cleanly. Called by the connection. */
+  end(trailers: readonly string[] = []): void {
+    if (this.#ended || this.#error !== undefined) return;
+    this.#ended = true;
+    this.#trailers = trailers;
+    const waiter = this.#waiter;
+    if (waiter !== undefined && this.#queueHead === this.#queue.length) {
+      this.#waiter = undefined;
+      waiter.resolve({ done: true, value: undefined });
+    }
+    this.#settle();
+  }
+
+  /** The message failed (truncated, reset, timed out). Called by the connection. */
+  fail(error: Error): void {
+    if (this.#ended || this.#error !== undefined) return;
+    this.#error = error;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.reject(error);
+    }
+    this.#settle();
+  }
+
+  #settle(): void {
+    const callbacks = this.#onSettled;
+    this.#onSettled = [];
+    for (const callback of callbacks) callback();
+  }
+
+  // --- consumer side ---
+
+  #take(): Promise<IteratorResult<Uint8Array>> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#queueHead < this.#queue.length) {
+      const chunk = this.#queue[this.#queueHead]!;
+      this.#queue[this.#queueHead++] = EMPTY;
+      this.#queuedBytes -= chunk.byteLength;
+      if (this.#queueHead === this.#queue.length) {
+        this.#queue = [];
+        this.#queueHead = 0;
+      }
+      if (this.#paused && this.#queuedBytes < HIGH_WATER_MARK / 2) {
+        this.#paused = false;
+        this.#source.resume();
+      }
+      return Promise.resolve({ done: false, value: chunk });
+    }
+    if (this.#ended) return Promise.resolve({ done: true, value: undefined });
+    if (this.#waiter !== undefined) {
+      return Promise.reject(new BodyUsedError('concurrent reads of one response body'));
+    }
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #claim(): void {
+    if (this.#used) throw new BodyUsedError();
+    this.#used = true;
+  }
+
+  /** Streams the body. Breaking out of the loop early gives the rest up (see {@link dump}). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    this.#claim();
+    return {
+      next: () => this.#take(),
+      return: () => {
+        if (!this.#ended && this.#error === undefined) this.#cancel();
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  #cancel(): void {
+    this.#dumping = true;
+    this.#queue = [];
+    this.#queueHead = 0;
+    this.#queuedBytes = 0;
+    if (this.#paused) {
+      this.#paused = false;
+      this.#source.resume();
+    }
+    this.#source.cancel();
+  }
+
+  /** Reads the whole body into one buffer. */
+  async bytes(): Promise<Uint8Array> {
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    for await (const chunk of this) {
+      chunks.push(chunk);
+      length += chunk.byteLength;
+    }
+    if (chunks.length === 1) return chunks[0]!;
+    return Buffer.concat(chunks, length);
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  async text(): Promise<string> {
+    const bytes = await this.bytes();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  }
+
+  /** Reads the whole body and parses it as JSON. */
+  async json(): Promise<unknown> {
+    return JSON.parse(await this.text());
+  }
+
+  /** Reads the whole body into a fresh ArrayBuffer. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    const bytes = await this.bytes();
+    const copy = new Uint8Array(bytes.byteLength);
+    copy.set(bytes);
+    return copy.buffer;
+  }
+
+  /**
+   * Throws the body away. The connection drains what is left (up to a bound) so it can be
+   * reused, or closes it. Resolves once the exchange is over either way; never rejects.
+   */
+  dump(): Promise<void> {
+    if (!this.#used) this.#used = true;
+    if (this.#ended || this.#error !== undefined) return Promise.resolve();
+    const settled = new Promise<void>((resolve) => this.#onSettled.push(resolve));
+    if (!this.#dumping) this.#cancel();
+    return settled;
+  }
+}
+
+const EMPTY = new Uint8Array(0);

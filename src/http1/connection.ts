@@ -1,0 +1,593 @@
+import type { Socket } from 'node:net';
+import {
+  abortReason,
+  BodyTimeoutError,
+  HeadersTimeoutError,
+  InvalidArgumentError,
+  InvalidStateError,
+  RequestBodyError,
+  ResponseError,
+  SocketError,
+} from '../errors.js';
+import { type BodySource, ResponseBody } from './body.js';
+import type { ParserLimits } from './limits.js';
+import { ResponseParser, type ResponseHead } from './parser.js';
+import { HttpResponse } from './response.js';
+import {
+  type BodyFraming,
+  chunkHeader,
+  type HeadersInput,
+  LAST_CHUNK,
+  serializeRequestHead,
+} from './serializer.js';
+
+/** A request body: bytes sent with Content-Length, or a stream sent chunked. */
+export type RequestBody =
+  | string
+  | Uint8Array
+  | AsyncIterable<Uint8Array | string>
+  | NodeJS.ReadableStream
+  | null;
+
+/** One request on one connection. */
+export interface ExchangeOptions {
+  /** Request method; default `GET`. */
+  method?: string | undefined;
+  /** Request target; default `/`. */
+  path?: string | undefined;
+  /** Header fields, as an object or as ordered `[name, value]` pairs. */
+  headers?: HeadersInput | undefined;
+  /** The body: string or bytes (Content-Length), or an async iterable / stream (chunked). */
+  body?: RequestBody | undefined;
+  /** Aborts the exchange at any stage; the connection is closed if anything was sent. */
+  signal?: AbortSignal | undefined;
+  /** Overrides the connection's `headersTimeout` for this request (ms). */
+  headersTimeout?: number | undefined;
+  /** Overrides the connection's `bodyTimeout` for this request (ms). */
+  bodyTimeout?: number | undefined;
+}
+
+/** Settings of one HTTP/1.1 connection. */
+export interface Http1ConnectionOptions {
+  /** Value of the Host header sent by default (`host[:port]`). */
+  host: string;
+  /** Parser limits; see {@link ParserLimits}. */
+  limits?: Partial<ParserLimits> | undefined;
+  /** ms from the end of the request to the end of the response head; default 300 000. */
+  headersTimeout?: number | undefined;
+  /** Longest gap between response body chunks (ms); default 300 000. */
+  bodyTimeout?: number | undefined;
+  /** Body bytes a connection reads to throw away an unread response before it gives up and closes; default 256 KiB. */
+  maxDrainBytes?: number | undefined;
+}
+
+/** What a connection tells its owner. Every callback is optional. */
+export interface ConnectionEvents {
+  /** The request was fully written and the response fully read (or failed); `reusable` says whether a new request may follow. */
+  onExchangeEnd?(reusable: boolean): void;
+  /** The socket is gone; `error` says why when it was not a plain close. */
+  onClose?(error: Error | undefined): void;
+}
+
+/** Where a connection is in its life. Transitions: idle → busy → idle … → closed. */
+export type ConnectionState = 'idle' | 'busy' | 'closed';
+
+const DEFAULT_TIMEOUT = 300_000;
+const DEFAULT_MAX_DRAIN = 256 * 1024;
+
+/** Methods whose requests may be replayed when the first attempt provably reached no server logic. */
+const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** True for the methods RFC 9110 §9.2.2 calls idempotent. */
+export function isIdempotentMethod(method: string): boolean {
+  return IDEMPOTENT_METHODS.has(method);
+}
+
+type Exchange = {
+  method: string;
+  keepAlive: boolean;
+  requestWritten: boolean;
+  responseComplete: boolean;
+  /** Unsolicited bytes after the response, an early response, or a protocol error: never reuse. */
+  poisoned: boolean;
+  response: HttpResponse | undefined;
+  body: ResponseBody | undefined;
+  resolve: (response: HttpResponse) => void;
+  reject: (error: Error) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  headersTimeout: number;
+  bodyTimeout: number;
+  /** The reader gave the body up; bytes still to come are drained (bounded) and dropped. */
+  draining: boolean;
+  drainedBytes: number;
+  /** Draining would read more than `maxDrainBytes`: close instead. */
+  drainExceeded: boolean;
+};
+
+/**
+ * One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
+ * no pipelining. It knows nothing of pools: its owner learns through {@link ConnectionEvents}
+ * when an exchange ended and whether the connection may carry another.
+ *
+ * Rules (RFC 9112 §9.3): a connection is reusable only after its request was fully written
+ * and its response fully read, when neither side asked to close, and when the server sent
+ * nothing beyond the response.
+ */
+export class Http1Connection implements BodySource {
+  readonly #socket: Socket;
+  readonly #options: Http1ConnectionOptions;
+  readonly #events: ConnectionEvents;
+  readonly #parser: ResponseParser;
+  #state: ConnectionState = 'idle';
+  #exchange: Exchange | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #timerKind: 'headers' | 'body' | undefined;
+  #completedExchanges = 0;
+  #keepAliveHintMs: number | undefined;
+  #responseStarted = false;
+  #closeError: Error | undefined;
+  #markClosed!: () => void;
+  /** Resolves once the socket has fully closed. */
+  readonly closed: Promise<void> = new Promise((resolve) => {
+    this.#markClosed = resolve;
+  });
+
+  /**
+   * @param socket a connected socket; the connection owns it from now on
+   * @param options Host header value, limits, timeouts
+   * @param events callbacks to the owner
+   */
+  constructor(socket: Socket, options: Http1ConnectionOptions, events: ConnectionEvents = {}) {
+    this.#socket = socket;
+    this.#options = options;
+    this.#events = events;
+    this.#parser = new ResponseParser(
+      {
+        onHead: (head) => this.#onHead(head),
+        onData: (chunk) => this.#onData(chunk),
+        onComplete: (trailers) => this.#onComplete(trailers),
+      },
+      options.limits,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
+    socket.on('end', () => this.#onSocketEnd());
+    socket.on('error', (error) => this.#fail(new SocketError(error.message, { cause: error })));
+    socket.on('close', () => this.#onSocketClose());
+  }
+
+  /** `idle`, `busy` or `closed`. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Exchanges completed on this connection so far. */
+  get completedExchanges(): number {
+    return this.#completedExchanges;
+  }
+
+  /**
+   * True when the current (or last) exchange received at least one response byte. A request
+   * that failed with this false never got an answer, which is what makes a replay safe.
+   */
+  get responseStarted(): boolean {
+    return this.#responseStarted;
+  }
+
+  /** The idle time the server promised in its last `Keep-Alive: timeout=N` header (ms), if any. */
+  get keepAliveHint(): number | undefined {
+    return this.#keepAliveHintMs;
+  }
+
+  /** The socket's local port, useful in logs and tests. */
+  get localPort(): number | undefined {
+    return this.#socket.localPort;
+  }
+
+  /**
+   * True when the connection can take a request now: idle, socket open, nothing received
+   * since the last exchange. A FIN, RST or unsolicited byte while idle closes the connection,
+   * so this turns false as soon as the event loop has seen any of them.
+   */
+  isHealthy(): boolean {
+    return (
+      this.#state === 'idle' &&
+      !this.#socket.destroyed &&
+      this.#socket.readable &&
+      this.#socket.writable
+    );
+  }
+
+  /**
+   * Sends one request and resolves with the response once its head has arrived.
+   * Bad input is refused with {@link InvalidArgumentError} before anything is written, and
+   * the connection stays usable.
+   */
+  request(options: ExchangeOptions): Promise<HttpResponse> {
+    if (this.#state !== 'idle') {
+      return Promise.reject(new InvalidStateError(`connection is ${this.#state}, not idle`));
+    }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#socket.destroyed || !this.#socket.writable) {
+      this.#destroy(undefined);
+      return Promise.reject(new SocketError('the connection is no longer open'));
+    }
+    const method = options.method ?? 'GET';
+    const body = options.body ?? null;
+    let serialized: ReturnType<typeof serializeRequestHead>;
+    let bodyBytes: string | Uint8Array | undefined;
+    try {
+      let framing: BodyFraming;
+      if (body === null) framing = NO_BODY;
+      else if (typeof body === 'string') {
+        framing = { kind: 'length', length: Buffer.byteLength(body) };
+        bodyBytes = body;
+      } else if (body instanceof Uint8Array) {
+        framing = { kind: 'length', length: body.byteLength };
+        bodyBytes = body;
+      } else if (isAsyncIterable(body)) framing = CHUNKED;
+      else throw new InvalidArgumentError('body must be a string, Uint8Array, or async iterable');
+      serialized = serializeRequestHead({
+        method,
+        path: options.path ?? '/',
+        host: this.#options.host,
+        headers: options.headers,
+        framing,
+      });
+      validateTimeout('headersTimeout', options.headersTimeout);
+      validateTimeout('bodyTimeout', options.bodyTimeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+
+    return new Promise<HttpResponse>((resolve, reject) => {
+      const exchange: Exchange = {
+        method,
+        keepAlive: serialized.keepAlive,
+        requestWritten: false,
+        responseComplete: false,
+        poisoned: false,
+        response: undefined,
+        body: undefined,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+        headersTimeout:
+          options.headersTimeout ?? this.#options.headersTimeout ?? DEFAULT_TIMEOUT,
+        bodyTimeout: options.bodyTimeout ?? this.#options.bodyTimeout ?? DEFAULT_TIMEOUT,
+        draining: false,
+        drainedBytes: 0,
+        drainExceeded: false,
+      };
+      this.#exchange = exchange;
+      this.#state = 'busy';
+      this.#responseStarted = false;
+      this.#parser.expect(method);
+      if (signal !== undefined) {
+        exchange.onAbort = () => this.#fail(abortReason(signal), exchange);
+        signal.addEventListener('abort', exchange.onAbort, { once: true });
+      }
+      const socket = this.#socket;
+      if (body === null || bodyBytes !== undefined) {
+        socket.cork();
+        socket.write(serialized.head, 'latin1');
+        if (bodyBytes !== undefined && framingLength(bodyBytes) > 0) socket.write(bodyBytes);
+        socket.uncork();
+        this.#requestWritten(exchange);
+      } else {
+        socket.write(serialized.head, 'latin1');
+        void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+      }
+    });
+  }
+
+  async #pumpBody(exchange: Exchange, body: AsyncIterable<Uint8Array | string>): Promise<void> {
+    const socket = this.#socket;
+    try {
+      for await (const part of body) {
+        if (this.#exchange !== exchange || exchange.responseComplete) return;
+        const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+        if (!(bytes instanceof Uint8Array)) {
+          throw new InvalidArgumentError('a streamed body must yield strings or Uint8Arrays');
+        }
+        if (bytes.byteLength === 0) continue;
+        socket.cork();
+        socket.write(chunkHeader(bytes.byteLength), 'latin1');
+        socket.write(bytes);
+        const flushed = socket.write('\r\n', 'latin1');
+        socket.uncork();
+        if (!flushed) await this.#drained(exchange);
+      }
+      if (this.#exchange !== exchange) return;
+      socket.write(LAST_CHUNK, 'latin1');
+      this.#requestWritten(exchange);
+    } catch (error) {
+      if (this.#exchange !== exchange) return;
+      this.#fail(
+        error instanceof RequestBodyError
+          ? error
+          : new RequestBodyError('reading the request body failed', { cause: error }),
+        exchange,
+      );
+    }
+  }
+
+  #drained(exchange: Exchange): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#socket.off('drain', done);
+        this.#socket.off('close', done);
+        resolve();
+      };
+      if (this.#exchange !== exchange) return resolve();
+      this.#socket.on('drain', done);
+      this.#socket.on('close', done);
+    });
+  }
+
+  #requestWritten(exchange: Exchange): void {
+    exchange.requestWritten = true;
+    if (exchange.responseComplete) {
+      this.#endExchange(exchange);
+    } else if (exchange.response === undefined) {
+      this.#arm('headers', exchange.headersTimeout);
+    }
+  }
+
+  // --- timers: one per connection, re-armed rather than recreated where possible ---
+
+  #arm(kind: 'headers' | 'body', ms: number): void {
+    if (!Number.isFinite(ms) || ms <= 0) {
+      this.#disarm();
+      return;
+    }
+    if (this.#timer !== undefined && this.#timerKind === kind) {
+      this.#timer.refresh();
+      return;
+    }
+    this.#disarm();
+    this.#timerKind = kind;
+    this.#timer = setTimeout(() => this.#onTimeout(kind, ms), ms);
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#timerKind = undefined;
+    }
+  }
+
+  #onTimeout(kind: 'headers' | 'body', ms: number): void {
+    this.#timer = undefined;
+    this.#timerKind = undefined;
+    const exchange = this.#exchange;
+    if (exchange === undefined) return;
+    this.#fail(
+      kind === 'headers' ? new HeadersTimeoutError(ms) : new BodyTimeoutError(ms),
+      exchange,
+    );
+  }
+
+  // --- reading ---
+
+  #onSocketData(chunk: Buffer): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined || exchange.responseComplete) {
+      // The server wrote while nothing was asked of it (RFC 9112 §9.3.2 forbids it): whatever it
+      // is, it must never be read as the answer to a later request.
+      this.#destroy(new ResponseError('the server sent data while the connection was idle'));
+      return;
+    }
+    this.#responseStarted = true;
+    let consumed: number;
+    try {
+      consumed = this.#parser.execute(chunk);
+    } catch (error) {
+      this.#fail(error as Error, exchange);
+      return;
+    }
+    if (exchange.drainExceeded && !exchange.responseComplete) {
+      this.#fail(new SocketError('closed instead of draining a large unread response'), exchange);
+      return;
+    }
+    if (consumed < chunk.byteLength && this.#exchange === exchange) {
+      if (exchange.responseComplete) exchange.poisoned = true;
+      else {
+        // The parser stops early only after a complete message or a 101 head.
+        this.#fail(new ResponseError('unexpected protocol switch (101)'), exchange);
+        return;
+      }
+    }
+    if (exchange.responseComplete && this.#exchange === exchange) {
+      if (exchange.requestWritten) this.#endExchange(exchange);
+      else {
+        // An answer before the upload finished (Go #7569): deliver it, stop uploading, close.
+        exchange.poisoned = true;
+        this.#endExchange(exchange);
+      }
+    }
+  }
+
+  #onHead(head: ResponseHead): void {
+    const exchange = this.#exchange!;
+    if (head.upgrade) return; // refused in #onSocketData: the parser stops after a 101 head
+    if (!head.keepAlive) exchange.keepAlive = false;
+    this.#keepAliveHintMs = keepAliveTimeout(head.rawHeaders);
+    const body = new ResponseBody(this);
+    exchange.body = body;
+    exchange.response = new HttpResponse(
+      head.status,
+      head.statusText,
+      `${head.versionMajor}.${head.versionMinor}`,
+      head.rawHeaders,
+      body,
+    );
+    this.#arm('body', exchange.bodyTimeout);
+    exchange.resolve(exchange.response);
+  }
+
+  #onData(chunk: Uint8Array): void {
+    const exchange = this.#exchange!;
+    if (exchange.draining) {
+      exchange.drainedBytes += chunk.byteLength;
+      if (exchange.drainedBytes > (this.#options.maxDrainBytes ?? DEFAULT_MAX_DRAIN)) {
+        exchange.drainExceeded = true;
+      }
+    } else exchange.body!.push(chunk);
+    if (this.#timerKind === 'body') this.#timer!.refresh();
+  }
+
+  #onComplete(trailers: string[]): void {
+    const exchange = this.#exchange!;
+    exchange.responseComplete = true;
+    this.#disarm();
+    exchange.body!.end(trailers);
+  }
+
+  #onSocketEnd(): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined || exchange.responseComplete) {
+      this.#destroy(undefined);
+      return;
+    }
+    try {
+      // A body delimited by the connection's close ends here (RFC 9112 §6.3, rule 8).
+      this.#parser.finish();
+    } catch (error) {
+      this.#fail(error as Error, exchange);
+      return;
+    }
+    if (exchange.responseComplete) {
+      exchange.keepAlive = false;
+      this.#endExchange(exchange);
+    } else {
+      this.#fail(new SocketError('the server closed the connection before the response ended'));
+    }
+  }
+
+  #onSocketClose(): void {
+    this.#markClosed();
+    if (this.#exchange !== undefined) {
+      this.#fail(
+        this.#closeError ??
+          new SocketError('the connection closed before the response ended'),
+      );
+    }
+    this.#destroy(undefined);
+  }
+
+  // --- BodySource: flow control from the body reader ---
+
+  /** @internal backpressure from the body reader */
+  pause(): void {
+    this.#socket.pause();
+    // A reader that is behind is not the server being slow.
+    if (this.#timerKind === 'body') this.#disarm();
+  }
+
+  /** @internal backpressure from the body reader */
+  resume(): void {
+    this.#socket.resume();
+    const exchange = this.#exchange;
+    if (exchange !== undefined && exchange.response !== undefined && !exchange.responseComplete) {
+      this.#arm('body', exchange.bodyTimeout);
+    }
+  }
+
+  /** @internal the body reader gave up: drain what is left if it is small, else close */
+  cancel(): void {
+    const exchange = this.#exchange;
+    if (exchange === undefined || exchange.responseComplete) return;
+    exchange.draining = true;
+    this.#socket.resume();
+  }
+
+  // --- ending ---
+
+  #endExchange(exchange: Exchange): void {
+    if (this.#exchange !== exchange) return;
+    this.#exchange = undefined;
+    this.#disarm();
+    if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
+      exchange.signal.removeEventListener('abort', exchange.onAbort);
+    }
+    this.#completedExchanges++;
+    const reusable =
+      exchange.keepAlive && !exchange.poisoned && !this.#socket.destroyed && this.#socket.readable;
+    if (reusable) this.#state = 'idle';
+    else this.#destroy(undefined);
+    this.#events.onExchangeEnd?.(reusable);
+  }
+
+  /** Fails the current exchange (if `only` is given, only when it is still current) and closes. */
+  #fail(error: Error, only?: Exchange): void {
+    const exchange = this.#exchange;
+    if (only !== undefined && exchange !== only) return;
+    if (exchange !== undefined) {
+      this.#exchange = undefined;
+      this.#disarm();
+      if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
+        exchange.signal.removeEventListener('abort', exchange.onAbort);
+      }
+      if (exchange.response === undefined) exchange.reject(error);
+      else exchange.body!.fail(error);
+      this.#destroy(error);
+      this.#events.onExchangeEnd?.(false);
+      return;
+    }
+    this.#destroy(error);
+  }
+
+  #destroy(error: Error | undefined): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closeError = error;
+    this.#disarm();
+    this.#socket.destroy();
+    this.#events.onClose?.(error);
+  }
+
+  /** Closes the connection now, failing any exchange in progress with `error`. */
+  destroy(error?: Error): void {
+    if (this.#exchange !== undefined) {
+      this.#fail(error ?? new SocketError('the connection was destroyed'));
+    } else this.#destroy(error);
+  }
+}
+
+const NO_BODY: BodyFraming = { kind: 'none' };
+const CHUNKED: BodyFraming = { kind: 'chunked' };
+
+function framingLength(body: string | Uint8Array): number {
+  return typeof body === 'string' ? body.length : body.byteLength;
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+function validateTimeout(name: string, value: number | undefined): void {
+  if (value === undefined) return;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+    throw new InvalidArgumentError(`${name} must be a non-negative number of ms`);
+  }
+}
+
+/** Reads `timeout=N` (seconds) from the Keep-Alive header, RFC 9112 Appendix C.2.2's hint. */
+function keepAliveTimeout(rawHeaders: readonly string[]): number | undefined {
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]!.length !== 10 || rawHeaders[i]!.toLowerCase() !== 'keep-alive') continue;
+    const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?:$|[,;\s])/i.exec(rawHeaders[i + 1]!);
+    if (match !== null) return Number(match[1]) * 1000;
+  }
+  return undefined;
+}

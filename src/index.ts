@@ -1,0 +1,42 @@
+/**
+ * httpool: an HTTP/1.1 connection pool and client for Node.js.
+ *
+ * The public contract: pools, their options and results, and the typed errors. Internals
+ * (the generic resource pool, the parser, the serializer) are not exported.
+ */
+
+export type {
+  AcquireOptions,
+  PoolOptions,
+  PoolStats,
+  RequestOptions,
+} from './client/connection-pool.js';
+export { ConnectionPool } from './client/connection-pool.js';
+export { PooledConnection } from './client/pooled-connection.js';
+export {
+  AbortError,
+  AcquireTimeoutError,
+  BodyTimeoutError,
+  BodyUsedError,
+  ConnectTimeoutError,
+  EmptyPoolError,
+  HeadersTimeoutError,
+  HttpoolError,
+  type HttpoolErrorOptions,
+  InvalidArgumentError,
+  InvalidStateError,
+  isHttpoolError,
+  PoolClosedError,
+  QueueFullError,
+  RequestBodyError,
+  ResponseError,
+  ResponseLimitError,
+  SocketError,
+} from './errors.js';
+export type { BodySource, ResponseBody } from './http1/body.js';
+export type { ExchangeOptions, RequestBody } from './http1/connection.js';
+export { ResponseHeaders } from './http1/headers.js';
+export type { ParserLimits } from './http1/limits.js';
+export { defaultParserLimits } from './http1/limits.js';
+export { HttpResponse } from './http1/response.js';
+export type { HeadersInput, HeaderValue } from './http1/serializer.js';
