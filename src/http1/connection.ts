@@ -459,7 +459,13 @@ export class Http1Connection implements BodySource {
       // A body delimited by the connection's close ends here (RFC 9112 §6.3, rule 8).
       this.#parser.finish();
     } catch (error) {
-      this.#fail(error as Error, exchange);
+      // Anything else was cut short: the socket's fault, not a malformed response.
+      this.#fail(
+        new SocketError('the server closed the connection before the response ended', {
+          cause: error,
+        }),
+        exchange,
+      );
       return;
     }
     if (exchange.responseComplete) {

@@ -787,13 +787,13 @@ export class ResponseParser {
     if (next === BODY_EOF) keepAlive = false;
     head.keepAlive = keepAlive;
     this.#keepAlive = keepAlive;
-    this.#remaining = this.#contentLength;
+    this.#remaining = next === BODY_LENGTH ? this.#contentLength : 0;
     this.#cs = C_SIZE_START;
     this.#chunkLineLength = 0;
+    this.#extensionLength = 0;
     this.#state = next === IDLE ? HEAD : next;
     this.#events.onHead(head);
     if (next === IDLE) this.#complete([]);
-    else if (next === CHUNK_LINE) this.#remaining = 0;
   }
 
   /** A chunk-size line: `chunk-size [ chunk-ext ] CRLF` (RFC 9112 §7.1, §7.1.1). */

@@ -24,6 +24,8 @@ test('FakeClock: runs due callbacks in time order, including ones scheduled by c
 });
 
 test('systemClock: fires after the delay, can be cancelled, never fires for Infinity', async () => {
+  // systemClock's timers are unref'd; this ref'd one keeps the test's event loop alive meanwhile.
+  const keepAlive = setTimeout(() => {}, 1000);
   const start = systemClock.now();
   const fired = await new Promise<number>((resolve) =>
     systemClock.schedule(() => resolve(systemClock.now()), 5),
@@ -36,5 +38,6 @@ test('systemClock: fires after the delay, can be cancelled, never fires for Infi
   systemClock.schedule(() => (late = true), Number.POSITIVE_INFINITY);
   await new Promise((resolve) => setTimeout(resolve, 10));
   huge.cancel();
+  clearTimeout(keepAlive);
   assert.equal(late, false);
 });

@@ -1,0 +1,440 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import {
+  AcquireTimeoutError,
+  ConnectionPool,
+  EmptyPoolError,
+  InvalidArgumentError,
+  PoolClosedError,
+  SocketError,
+} from '../../src/index.js';
+import { eventually, sleep, startHttpServer, startRawServer } from '../helpers/servers.js';
+
+const okBody = (res: import('node:http').ServerResponse, body: string) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+};
+
+describe('ConnectionPool over node:http', async () => {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server = await startHttpServer((req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const url = new URL(req.url ?? '/', 'http://x');
+    const delay = Number(url.searchParams.get('delay') ?? 0);
+    const size = Number(url.searchParams.get('size') ?? 0);
+    setTimeout(() => {
+      inFlight--;
+      if (size > 0) {
+        res.writeHead(200, { 'content-length': size });
+        res.end(Buffer.alloc(size, 'x'));
+      } else okBody(res, `you asked for ${url.pathname}`);
+    }, delay);
+  });
+  after(() => server.close());
+
+  test('maxSize holds under 200 concurrent requests, counted by the server', async () => {
+    const before = server.connections;
+    maxInFlight = 0;
+    const pool = new ConnectionPool(server.origin, { maxSize: 5 });
+    const bodies = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await pool.request({ path: `/r${i}?delay=1` });
+        return res.text();
+      }),
+    );
+    bodies.forEach((body, i) => assert.equal(body, `you asked for /r${i}`));
+    assert.equal(server.connections - before, 5);
+    assert.ok(maxInFlight <= 5, `server saw ${maxInFlight} concurrent requests`);
+    const stats = pool.stats();
+    assert.equal(stats.created, 5);
+    assert.equal(stats.requests, 200);
+    assert.equal(stats.leased, 0);
+    assert.equal(stats.idle, 5);
+    await pool.close();
+    assert.equal(pool.stats().open, 0);
+  });
+
+  test('a manual lease sends several requests on one connection and goes home on dispose', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    {
+      await using conn = await pool.acquire();
+      for (const path of ['/a', '/b', '/c']) {
+        const res = await conn.request({ path });
+        assert.equal(await res.text(), `you asked for ${path}`);
+      }
+      assert.equal(pool.stats().leased, 1);
+    }
+    assert.deepEqual(
+      { leased: pool.stats().leased, idle: pool.stats().idle, created: pool.stats().created },
+      { leased: 0, idle: 1, created: 1 },
+    );
+    await pool.close();
+  });
+
+  test('acquire times out with AcquireTimeoutError when the pool stays full', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const held = await pool.acquire();
+    await assert.rejects(pool.acquire({ timeout: 30 }), AcquireTimeoutError);
+    assert.equal(pool.stats().waiting, 0);
+    await assert.rejects(pool.acquire({ blocking: false }), EmptyPoolError);
+    held.release();
+    const again = await pool.acquire({ blocking: false });
+    again.release();
+    await pool.close();
+  });
+
+  test('aborting a waiting acquire rejects it with the reason and serves the next waiter', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const held = await pool.acquire();
+    const controller = new AbortController();
+    const aborted = pool.acquire({ signal: controller.signal });
+    const next = pool.acquire();
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await assert.rejects(aborted, (error) => error === reason);
+    held.release();
+    const conn = await next;
+    conn.release();
+    await pool.close();
+  });
+
+  test('waiters are served first come, first served', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const held = await pool.acquire();
+    const order: number[] = [];
+    const waiters = [0, 1, 2, 3].map(async (i) => {
+      const conn = await pool.acquire();
+      order.push(i);
+      await sleep(1);
+      conn.release();
+    });
+    held.release();
+    await Promise.all(waiters);
+    assert.deepEqual(order, [0, 1, 2, 3]);
+    await pool.close();
+  });
+
+  test('an idle connection is closed after idleTimeout, as the server sees it', async () => {
+    const pool = new ConnectionPool(server.origin, { idleTimeout: 40 });
+    const res = await pool.request({ path: '/idle' });
+    await res.text();
+    assert.equal(pool.stats().idle, 1);
+    const closed = server.nextClose();
+    await closed;
+    assert.equal(pool.stats().idle, 0);
+    assert.equal(pool.stats().closed, 1);
+    await pool.close();
+  });
+
+  test('a body released unread never leaks into the next request', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1, maxDrainBytes: 64 * 1024 });
+    const created = () => pool.stats().created;
+    // Small body: drained and the connection reused.
+    let conn = await pool.acquire();
+    await conn.request({ path: '/x?size=1000' });
+    conn.release();
+    let res = await pool.request({ path: '/after-small' });
+    assert.equal(await res.text(), 'you asked for /after-small');
+    assert.equal(created(), 1);
+    // Large body: too much to drain, so the connection is closed instead.
+    conn = await pool.acquire();
+    await conn.request({ path: '/x?size=2000000' });
+    conn.release();
+    res = await pool.request({ path: '/after-large' });
+    assert.equal(await res.text(), 'you asked for /after-large');
+    assert.equal(created(), 2);
+    await pool.close();
+  });
+
+  test('pool.request hands the connection back once the body is read or dumped', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1, maxDrainBytes: 4_000_000 });
+    // 2 MB cannot all arrive before the head is handed over: the unread body holds the
+    // socket paused, so the connection stays leased until the body is dealt with.
+    const first = await pool.request({ path: '/one?size=2000000' });
+    assert.equal(pool.stats().leased, 1);
+    await first.dump();
+    assert.equal(pool.stats().leased, 0);
+    const second = await pool.request({ path: '/two?size=300000' });
+    let length = 0;
+    for await (const chunk of second.body) length += chunk.byteLength;
+    assert.equal(length, 300000);
+    await eventually(() => pool.stats().leased === 0, 1000, 'lease returned');
+    assert.equal(pool.stats().created, 1);
+    await pool.close();
+  });
+
+  test('close(): waiters rejected, idle closed now, leased closed when released', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 2 });
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+    b.release();
+    const waiting = pool.acquire();
+    // b went straight to the waiter; get it back so one is idle.
+    (await waiting).release();
+    assert.deepEqual([pool.stats().leased, pool.stats().idle], [1, 1]);
+    const blocked = pool.acquire({ blocking: true });
+    const third = pool.acquire();
+    // One waiter got the idle connection; the other waits.
+    const got = await blocked;
+    let closed = false;
+    const closing = pool.close().then(() => {
+      closed = true;
+    });
+    await assert.rejects(third, PoolClosedError);
+    await assert.rejects(pool.acquire(), PoolClosedError);
+    await assert.rejects(pool.request({}), PoolClosedError);
+    await sleep(10);
+    assert.equal(closed, false, 'close() waits for leased connections');
+    a.release();
+    got.release();
+    await closing;
+    assert.equal(closed, true);
+    assert.equal(pool.stats().open, 0);
+  });
+
+  test('destroy() fails a request in flight and closes everything', async () => {
+    const pool = new ConnectionPool(server.origin);
+    const pending = pool.request({ path: '/slow?delay=500' });
+    await eventually(() => inFlight > 0, 1000, 'request reaches the server');
+    const failed = assert.rejects(pending, SocketError);
+    await pool.destroy();
+    await failed;
+    assert.equal(pool.stats().open, 0);
+  });
+
+  test('a chunked request body from an async generator arrives whole', async () => {
+    const echo = await startHttpServer(async (req, res) => {
+      let body = '';
+      for await (const chunk of req) body += chunk;
+      okBody(res, `${req.headers['transfer-encoding']}:${body}`);
+    });
+    const pool = new ConnectionPool(echo.origin);
+    async function* parts() {
+      yield 'hello ';
+      yield new TextEncoder().encode('chunked ');
+      yield 'world';
+    }
+    const res = await pool.request({ method: 'POST', path: '/', body: parts() });
+    assert.equal(await res.text(), 'chunked:hello chunked world');
+    const res2 = await pool.request({ method: 'PUT', path: '/', body: 'fixed' });
+    assert.equal(await res2.text(), 'undefined:fixed');
+    await pool.close();
+    await echo.close();
+  });
+
+  test('bad input is refused before anything is sent, and the connection stays usable', async () => {
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const before = server.requests;
+    await assert.rejects(
+      pool.request({ headers: { 'x-token': 'secret\r\nx-evil: 1' } }),
+      (error: unknown) =>
+        error instanceof InvalidArgumentError && !error.message.includes('secret'),
+    );
+    await assert.rejects(pool.request({ method: 'GE T' }), InvalidArgumentError);
+    assert.equal(server.requests, before);
+    assert.equal(pool.stats().leased, 0);
+    const res = await pool.request({ path: '/fine' });
+    assert.equal(await res.text(), 'you asked for /fine');
+    await pool.close();
+  });
+
+  test('options are checked', () => {
+    assert.throws(() => new ConnectionPool('ftp://x'), InvalidArgumentError);
+    assert.throws(() => new ConnectionPool('http://x/path'), InvalidArgumentError);
+    assert.throws(() => new ConnectionPool('not a url'), InvalidArgumentError);
+    assert.throws(() => new ConnectionPool(server.origin, { maxSize: 0 }), InvalidArgumentError);
+    assert.throws(() => new ConnectionPool(server.origin, { idleTimeout: -1 }), InvalidArgumentError);
+    assert.throws(
+      () => new ConnectionPool(server.origin, { connectTimeout: Number.NaN }),
+      InvalidArgumentError,
+    );
+    assert.throws(
+      () => new ConnectionPool(server.origin, { limits: { maxHeaderSize: -1 } }),
+      InvalidArgumentError,
+    );
+  });
+});
+
+describe('ConnectionPool against raw servers', () => {
+  const response = (body: string, extra = '') =>
+    `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+  test('a connection the server closed while idle is never handed out', async () => {
+    const server = await startRawServer((socket, head) => {
+      socket.write(response(head.split(' ')[1] ?? ''));
+      setTimeout(() => socket.end(), 5);
+    });
+    const pool = new ConnectionPool(server.origin);
+    for (const path of ['/1', '/2', '/3']) {
+      const res = await pool.request({ path });
+      assert.equal(await res.text(), path);
+      await server.nextClose();
+      await sleep(5);
+    }
+    assert.equal(server.connections, 3);
+    assert.equal(pool.stats().replayed, 0);
+    await pool.close();
+    await server.close();
+  });
+
+  test('Connection: close and HTTP/1.0 responses are not reused', async () => {
+    let n = 0;
+    const server = await startRawServer((socket) => {
+      n++;
+      if (n === 1) socket.write(response('a', 'connection: close\r\n'));
+      else socket.end('HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nb');
+    });
+    const pool = new ConnectionPool(server.origin);
+    assert.equal(await (await pool.request({})).text(), 'a');
+    assert.equal(await (await pool.request({})).text(), 'b');
+    assert.equal(server.connections, 2);
+    assert.equal(pool.stats().idle, 0);
+    await pool.close();
+    await server.close();
+  });
+
+  test('bytes after a complete response poison the connection', async () => {
+    const server = await startRawServer((socket) => {
+      socket.write(response('first') + response('smuggled'));
+    });
+    const pool = new ConnectionPool(server.origin);
+    assert.equal(await (await pool.request({})).text(), 'first');
+    assert.equal(await (await pool.request({})).text(), 'first');
+    assert.equal(server.connections, 2);
+    await pool.close();
+    await server.close();
+  });
+
+  test('unsolicited bytes on an idle connection close it; the next request gets its own answer', async () => {
+    const server = await startRawServer((socket, head) => {
+      socket.write(response(head.split(' ')[1] ?? ''));
+      setTimeout(() => socket.write(response('/unsolicited')), 5);
+    });
+    const pool = new ConnectionPool(server.origin);
+    assert.equal(await (await pool.request({ path: '/a' })).text(), '/a');
+    await server.nextClose();
+    assert.equal(await (await pool.request({ path: '/b' })).text(), '/b');
+    assert.equal(server.connections, 2);
+    await pool.close();
+    await server.close();
+  });
+
+  test('a GET that meets a stale kept-alive connection is replayed once on a new one', async () => {
+    // Every connection answers one request and then drops the next without a reply,
+    // the keep-alive close race a server's idle timeout causes.
+    const perConnection = new WeakMap<object, number>();
+    const server = await startRawServer((socket, head) => {
+      const seen = (perConnection.get(socket) ?? 0) + 1;
+      perConnection.set(socket, seen);
+      if (seen === 1) socket.write(response(head.split(' ')[1] ?? ''));
+      else socket.destroy();
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    assert.equal(await (await pool.request({ path: '/one' })).text(), '/one');
+    assert.equal(await (await pool.request({ path: '/two' })).text(), '/two');
+    assert.equal(pool.stats().replayed, 1);
+    assert.equal(server.connections, 2);
+    await pool.close();
+    await server.close();
+  });
+
+  test('a POST on a stale connection fails with SocketError and reaches the server once', async () => {
+    const perConnection = new WeakMap<object, number>();
+    const posts: string[] = [];
+    const server = await startRawServer((socket, head, _index, body) => {
+      const seen = (perConnection.get(socket) ?? 0) + 1;
+      perConnection.set(socket, seen);
+      if (head.startsWith('POST')) posts.push(body.toString());
+      if (seen === 1) socket.write(response('ok'));
+      else socket.destroy();
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    await (await pool.request({})).text();
+    await assert.rejects(pool.request({ method: 'POST', body: 'charge-card' }), SocketError);
+    assert.deepEqual(posts, ['charge-card']);
+    assert.equal(pool.stats().replayed, 0);
+    // With an Idempotency-Key the same POST may be replayed.
+    await (await pool.request({})).text();
+    const res = await pool.request({
+      method: 'POST',
+      body: 'charge-card',
+      headers: { 'idempotency-key': 'k1' },
+    });
+    assert.equal(await res.text(), 'ok');
+    assert.equal(pool.stats().replayed, 1);
+    await pool.close();
+    await server.close();
+  });
+
+  test('a body cut short is an error, never a short success', async () => {
+    const server = await startRawServer((socket) => {
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhalf');
+    });
+    const pool = new ConnectionPool(server.origin);
+    const res = await pool.request({});
+    await assert.rejects(res.text(), SocketError);
+    assert.equal(pool.stats().open, 0);
+    await pool.close();
+    await server.close();
+  });
+
+  test('a refused connection rejects the acquire and frees its slot', async () => {
+    const server = await startRawServer(() => {});
+    const origin = server.origin;
+    await server.close();
+    const pool = new ConnectionPool(origin, { maxSize: 1 });
+    await assert.rejects(pool.request({}), SocketError);
+    await assert.rejects(pool.request({}), SocketError);
+    const stats = pool.stats();
+    assert.equal(stats.open, 0);
+    assert.equal(stats.connectFailed, 2);
+    await pool.close();
+  });
+
+  test('Keep-Alive: timeout hint retires the idle connection early', async () => {
+    const server = await startRawServer((socket) => {
+      socket.write(response('x', 'keep-alive: timeout=1\r\n'));
+    });
+    // A 1 s hint minus the 1 s default threshold leaves nothing: never reused.
+    const pool = new ConnectionPool(server.origin);
+    await (await pool.request({})).text();
+    await (await pool.request({})).text();
+    assert.equal(server.connections, 2);
+    await pool.close();
+    // With a smaller threshold it is reused.
+    const lenient = new ConnectionPool(server.origin, { keepAliveTimeoutThreshold: 500 });
+    await (await lenient.request({})).text();
+    await (await lenient.request({})).text();
+    assert.equal(server.connections, 3);
+    await lenient.close();
+    await server.close();
+  });
+
+  test('maxRequestsPerConnection retires a connection after N requests', async () => {
+    const server = await startRawServer((socket) => socket.write(response('x')));
+    const pool = new ConnectionPool(server.origin, { maxRequestsPerConnection: 2 });
+    for (let i = 0; i < 5; i++) await (await pool.request({})).text();
+    assert.equal(server.connections, 3);
+    await pool.close();
+    await server.close();
+  });
+
+  test('HEAD and 204 responses carry no body even with a Content-Length', async () => {
+    const server = await startRawServer((socket, head) => {
+      if (head.startsWith('HEAD')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
+      else socket.write('HTTP/1.1 204 No Content\r\n\r\n');
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const head = await pool.request({ method: 'HEAD' });
+    assert.equal(head.headers.get('Content-Length'), '1000');
+    assert.equal(await head.text(), '');
+    const empty = await pool.request({ method: 'DELETE' });
+    assert.equal(empty.status, 204);
+    assert.equal(await empty.text(), '');
+    assert.equal(server.connections, 1);
+    await pool.close();
+    await server.close();
+  });
+});
