@@ -180,7 +180,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         bodyTimeout: this.#options.bodyTimeout,
         maxDrainBytes: this.#options.maxDrainBytes,
       },
-      { onExchangeEnd: () => this.#exchangeEnded(slot) },
+      {
+        onExchangeEnd: () => this.#exchangeEnded(slot),
+        // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
+        onClose: () => this.#pool.evict(slot),
+      },
     );
     return slot;
   }
@@ -225,7 +229,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     if (options.signal !== undefined) acquireOptions.signal = options.signal;
     if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
     for (let attempt = 0; ; attempt++) {
-      const slot = await this.#pool.acquire(acquireOptions);
+      const slot = await this.#pool.acquire(
+        attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
+      );
       const reused = slot.connection.completedExchanges > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
       slot.returnWhenDone = true;

@@ -61,6 +61,13 @@ export interface AcquireOptions {
   timeout?: number;
   /** Aborting it ends the wait, rejecting with the signal's reason. */
   signal?: AbortSignal;
+  /**
+   * Prefer a newly created resource (a retry after a stale one failed): idle ones are
+   * skipped, and when the pool is full the longest-idle one is destroyed to make room. When
+   * every resource is leased, the caller waits like any other and may get one that was just
+   * released, which has just proved itself alive.
+   */
+  fresh?: boolean;
 }
 
 /** Options of one {@link ResourcePool.release}. */
@@ -263,7 +270,7 @@ export class ResourcePool<R> {
    * error, if any), or the create error of the create started for this acquire.
    */
   acquire(options: AcquireOptions = {}): Promise<R> {
-    const { blocking = true, timeout, signal } = options;
+    const { blocking = true, timeout, signal, fresh = false } = options;
     try {
       checkNumber('timeout', timeout, 0, true, false);
     } catch (error) {
@@ -272,10 +279,20 @@ export class ResourcePool<R> {
     if (this.#state !== 'open') return Promise.reject(new PoolClosedError());
     if (signal?.aborted) return Promise.reject(abortReason(signal));
 
-    const entry = this.#takeIdle();
-    if (entry !== undefined) {
-      this.#lend(entry.resource);
-      return Promise.resolve(entry.resource);
+    if (fresh) {
+      // Make room by retiring the longest-idle resource rather than lending it.
+      const oldest = this.#idle.entries[0];
+      if (oldest !== undefined && this.#open() >= this.#maxSize) {
+        this.#idle.remove([oldest]);
+        if (this.#idle.size === 0) this.#cancelEviction();
+        this.#destroyResource(oldest.resource, 'not-reusable');
+      }
+    } else {
+      const entry = this.#takeIdle();
+      if (entry !== undefined) {
+        this.#lend(entry.resource);
+        return Promise.resolve(entry.resource);
+      }
     }
     const canCreate = this.#open() < this.#maxSize;
     if (!canCreate) {
@@ -335,6 +352,21 @@ export class ResourcePool<R> {
       return;
     }
     this.#afterSlotFreed();
+  }
+
+  /**
+   * Destroys an idle resource now (its owner learned it is dead: the peer closed it) instead
+   * of waiting for the next checkout to find it unhealthy. Returns false when the resource
+   * is not idle in this pool.
+   */
+  evict(resource: R): boolean {
+    const entry = this.#idle.entries.find((e) => e.resource === resource);
+    if (entry === undefined) return false;
+    this.#idle.remove([entry]);
+    if (this.#idle.size === 0) this.#cancelEviction();
+    this.#destroyResource(resource, 'unhealthy');
+    this.#afterSlotFreed();
+    return true;
   }
 
   /**

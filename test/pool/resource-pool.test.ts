@@ -494,3 +494,51 @@ describe('constructor', () => {
     });
   });
 });
+
+describe('fresh acquires and eviction', () => {
+  test('fresh skips idle resources and creates a new one while there is room', async () => {
+    const { pool } = harness({ maxSize: 3 });
+    const a = await pool.acquire();
+    pool.release(a);
+    const fresh = await pool.acquire({ fresh: true });
+    assert.notEqual(fresh, a);
+    assert.equal(pool.stats().idle, 1);
+    assert.equal(pool.stats().created, 2);
+  });
+
+  test('fresh on a full pool retires the longest-idle resource to make room', async () => {
+    const { pool, destroyed } = harness({ maxSize: 2 });
+    const [a, b] = await Promise.all([pool.acquire(), pool.acquire()]);
+    pool.release(a!);
+    pool.release(b!);
+    const fresh = await pool.acquire({ fresh: true });
+    assert.ok(fresh !== a && fresh !== b);
+    assert.deepEqual(destroyed, [[a!.id, 'not-reusable']]);
+    assert.equal(pool.stats().open, 2);
+    assert.equal(pool.stats().idle, 1);
+  });
+
+  test('fresh on a pool with everything leased waits like any other acquire', async () => {
+    const { pool } = harness({ maxSize: 1 });
+    const a = await pool.acquire();
+    const waiting = track(pool.acquire({ fresh: true }));
+    await flush();
+    assert.equal(waiting.state, 'pending');
+    pool.release(a);
+    await flush();
+    assert.equal(waiting.value, a);
+  });
+
+  test('evict destroys an idle resource at once and frees its slot for a waiter', async () => {
+    const { pool, destroyed } = harness({ maxSize: 1 });
+    const a = await pool.acquire();
+    assert.equal(pool.evict(a), false, 'a leased resource is not evicted');
+    pool.release(a);
+    assert.equal(pool.evict(a), true);
+    assert.deepEqual(destroyed, [[a.id, 'unhealthy']]);
+    assert.equal(pool.stats().open, 0);
+    assert.equal(pool.evict(a), false);
+    const b = await pool.acquire();
+    assert.notEqual(b, a);
+  });
+});
