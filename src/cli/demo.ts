@@ -18,7 +18,10 @@ async function main(): Promise<void> {
   const server = createServer((req, res) => {
     requestsSeen++;
     const body = JSON.stringify({ path: req.url, n: requestsSeen });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   server.on('connection', () => connectionsSeen++);
@@ -38,12 +41,18 @@ async function main(): Promise<void> {
   const elapsed = performance.now() - started;
   const stats = pool.stats();
 
-  console.log(`httpool demo: ${REQUESTS} concurrent requests through one ConnectionPool (maxSize ${MAX_SIZE})`);
+  console.log(
+    `httpool demo: ${REQUESTS} concurrent requests through one ConnectionPool (maxSize ${MAX_SIZE})`,
+  );
   console.log(`  responses ok:             ${ok} / ${REQUESTS}`);
   console.log(`  requests the server saw:  ${requestsSeen}`);
   console.log(`  connections opened:       ${stats.created} (server saw ${connectionsSeen})`);
-  console.log(`  requests per connection:  ${(requestsSeen / Math.max(1, connectionsSeen)).toFixed(1)}`);
-  console.log(`  time:                     ${elapsed.toFixed(0)} ms (${Math.round((REQUESTS / elapsed) * 1000)} req/s)`);
+  console.log(
+    `  requests per connection:  ${(requestsSeen / Math.max(1, connectionsSeen)).toFixed(1)}`,
+  );
+  console.log(
+    `  time:                     ${elapsed.toFixed(0)} ms (${Math.round((REQUESTS / elapsed) * 1000)} req/s)`,
+  );
   await pool.close();
   server.close();
   if (ok !== REQUESTS) process.exitCode = 1;

@@ -55,7 +55,11 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
       reject(error);
     };
     const onError = (error: Error) =>
-      fail(new SocketError(`connecting to ${origin.origin} failed: ${error.message}`, { cause: error }));
+      fail(
+        new SocketError(`connecting to ${origin.origin} failed: ${error.message}`, {
+          cause: error,
+        }),
+      );
     const onAbort = () => fail(abortReason(signal!));
     const onConnect = () => {
       cleanup();
@@ -65,9 +69,11 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
     socket.once(secure ? 'secureConnect' : 'connect', onConnect);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (Number.isFinite(options.connectTimeout)) {
-      timer = setTimeout(() => fail(new ConnectTimeoutError(options.connectTimeout)), options.connectTimeout);
+      timer = setTimeout(
+        () => fail(new ConnectTimeoutError(options.connectTimeout)),
+        options.connectTimeout,
+      );
       timer.unref();
     }
   });
 }
-

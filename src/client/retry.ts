@@ -1,6 +1,6 @@
 import { SocketError } from '../errors.js';
-import { isIdempotentMethod } from '../http1/connection.js';
 import type { ExchangeOptions } from '../http1/connection.js';
+import { isIdempotentMethod } from '../http1/connection.js';
 
 /** What the replay rule needs to know about the connection the request failed on. */
 export interface FailedOn {
@@ -20,7 +20,12 @@ export interface FailedOn {
 export function canReplay(options: ExchangeOptions, failedOn: FailedOn, error: unknown): boolean {
   if (!(error instanceof SocketError) || failedOn.responseStarted) return false;
   const body = options.body;
-  if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
+  if (
+    body !== undefined &&
+    body !== null &&
+    typeof body !== 'string' &&
+    !(body instanceof Uint8Array)
+  ) {
     return false;
   }
   return isIdempotentMethod(options.method ?? 'GET') || hasIdempotencyKey(options.headers);
@@ -35,7 +40,10 @@ function hasIdempotencyKey(headers: ExchangeOptions['headers']): boolean {
     return false;
   }
   for (const name of Object.keys(headers)) {
-    if (name.toLowerCase() === 'idempotency-key' && (headers as Record<string, unknown>)[name] !== undefined) {
+    if (
+      name.toLowerCase() === 'idempotency-key' &&
+      (headers as Record<string, unknown>)[name] !== undefined
+    ) {
       return true;
     }
   }

@@ -11,7 +11,7 @@ import {
 } from '../errors.js';
 import { type BodySource, ResponseBody } from './body.js';
 import type { ParserLimits } from './limits.js';
-import { ResponseParser, type ResponseHead } from './parser.js';
+import { type ResponseHead, ResponseParser } from './parser.js';
 import { HttpResponse } from './response.js';
 import {
   type BodyFraming,
@@ -255,8 +255,7 @@ export class Http1Connection implements BodySource {
         reject,
         signal,
         onAbort: undefined,
-        headersTimeout:
-          options.headersTimeout ?? this.#options.headersTimeout ?? DEFAULT_TIMEOUT,
+        headersTimeout: options.headersTimeout ?? this.#options.headersTimeout ?? DEFAULT_TIMEOUT,
         bodyTimeout: options.bodyTimeout ?? this.#options.bodyTimeout ?? DEFAULT_TIMEOUT,
         draining: false,
         drainedBytes: 0,
@@ -480,8 +479,7 @@ export class Http1Connection implements BodySource {
     this.#markClosed();
     if (this.#exchange !== undefined) {
       this.#fail(
-        this.#closeError ??
-          new SocketError('the connection closed before the response ended'),
+        this.#closeError ?? new SocketError('the connection closed before the response ended'),
       );
     }
     this.#destroy(undefined);

@@ -44,7 +44,7 @@ describe('ConnectionPool over node:http', async () => {
         return res.text();
       }),
     );
-    bodies.forEach((body, i) => assert.equal(body, `you asked for /r${i}`));
+    for (const [i, body] of bodies.entries()) assert.equal(body, `you asked for /r${i}`);
     assert.equal(server.connections - before, 5);
     assert.ok(maxInFlight <= 5, `server saw ${maxInFlight} concurrent requests`);
     const stats = pool.stats();
@@ -245,7 +245,10 @@ describe('ConnectionPool over node:http', async () => {
     assert.throws(() => new ConnectionPool('http://x/path'), InvalidArgumentError);
     assert.throws(() => new ConnectionPool('not a url'), InvalidArgumentError);
     assert.throws(() => new ConnectionPool(server.origin, { maxSize: 0 }), InvalidArgumentError);
-    assert.throws(() => new ConnectionPool(server.origin, { idleTimeout: -1 }), InvalidArgumentError);
+    assert.throws(
+      () => new ConnectionPool(server.origin, { idleTimeout: -1 }),
+      InvalidArgumentError,
+    );
     assert.throws(
       () => new ConnectionPool(server.origin, { connectTimeout: Number.NaN }),
       InvalidArgumentError,

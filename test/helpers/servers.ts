@@ -3,8 +3,12 @@
  * that sends exactly the bytes a test chooses. Both count connections and track open
  * sockets so a test can see what the pool did from the server's side.
  */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 
 /** A running test server. */
 export interface TestServer {
@@ -22,7 +26,10 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-function track(server: { on(event: 'connection', fn: (socket: Socket) => void): unknown }, state: TestServer) {
+function track(
+  server: { on(event: 'connection', fn: (socket: Socket) => void): unknown },
+  state: TestServer,
+) {
   const waiters: Array<() => void> = [];
   server.on('connection', (socket: Socket) => {
     state.connections++;
@@ -112,7 +119,11 @@ export async function startRawServer(
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `condition` every few ms until it holds, failing after `timeoutMs`. */
-export async function eventually(condition: () => boolean, timeoutMs = 2000, what = 'condition'): Promise<void> {
+export async function eventually(
+  condition: () => boolean,
+  timeoutMs = 2000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
