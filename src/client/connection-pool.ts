@@ -102,6 +102,8 @@ class Slot {
 }
 
 const DEFAULT_IDLE_TIMEOUT = 4000;
+/** Replays of one request after stale-connection failures (each on a reused connection). */
+const MAX_REPLAYS = 2;
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_KEEP_ALIVE_THRESHOLD = 1000;
 
@@ -220,9 +222,10 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
    * `dump()` the body.
    *
    * A request that fails on a reused connection before any response byte arrived (the
-   * server had closed it while idle) is sent once more on a new connection when it is safe
-   * to: an idempotent method or an `Idempotency-Key` header, and a body that can be sent
-   * again (none, string or bytes). A POST is never sent twice.
+   * server had closed it while idle) is sent again, on a new connection where the pool has
+   * room for one, when it is safe to: an idempotent method or an `Idempotency-Key` header,
+   * and a body that can be sent again (none, string or bytes). A failure on a new connection
+   * is never replayed, and a POST without an Idempotency-Key is never sent twice.
    */
   async request(options: RequestOptions = {}): Promise<HttpResponse> {
     const acquireOptions: AcquireOptions = {};
@@ -243,7 +246,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
           slot.returnWhenDone = false;
           this.giveBack(slot);
         }
-        if (attempt === 0 && reused && canReplay(options, slot.connection, error)) {
+        // Only a reused connection's failure is replayed, so a replay that meets a failure
+        // on a new connection stops there; the bound covers a run of stale ones.
+        if (attempt < MAX_REPLAYS && reused && canReplay(options, slot.connection, error)) {
           this.#replayed++;
           continue;
         }
