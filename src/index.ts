@@ -5,6 +5,8 @@
  * (the generic resource pool, the parser, the serializer) are not exported.
  */
 
+export type { AgentOptions, AgentRequestOptions, AgentStats } from './client/agent.js';
+export { Agent } from './client/agent.js';
 export type {
   AcquireOptions,
   PoolOptions,
@@ -13,6 +15,8 @@ export type {
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
 export { PooledConnection } from './client/pooled-connection.js';
+export { RedirectError } from './client/redirect.js';
+export type { RetryOptions } from './client/retry-policy.js';
 export {
   AbortError,
   AcquireTimeoutError,

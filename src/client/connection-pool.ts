@@ -5,6 +5,7 @@ import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
 import type { Clock } from '../pool/clock.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
+import type { Semaphore } from '../pool/semaphore.js';
 import { openSocket } from './connector.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { type LeaseOwner, PooledConnection } from './pooled-connection.js';
@@ -82,6 +83,12 @@ export interface PoolStats {
   acquireTimeouts: number;
 }
 
+/** @internal What an Agent shares with the pools it makes. */
+export interface PoolInternals {
+  /** Permits for connections across pools (the Agent's `maxTotal`); one per open connection. */
+  budget?: Semaphore | undefined;
+}
+
 /** A pooled connection and what the pool knows about it. */
 class Slot {
   connection!: Http1Connection;
@@ -127,6 +134,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   readonly #options: PoolOptions;
   readonly #pool: ResourcePool<Slot>;
   readonly #clock: Clock | undefined;
+  readonly #budget: Semaphore | undefined;
   #tlsSession: Buffer | undefined;
   #requests = 0;
   #replayed = 0;
@@ -136,14 +144,13 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
    * @param options limits and timeouts; see {@link PoolOptions}
    * @throws InvalidArgumentError for a bad origin or option
    */
-  constructor(origin: string | URL, options: PoolOptions = {}) {
+  constructor(origin: string | URL, options: PoolOptions = {}, internals: PoolInternals = {}) {
     this.#target = parseOrigin(origin);
     this.origin = this.#target.origin;
-    checkOptions(options);
-    // Checked now so a bad limit fails here, not on the first connection.
-    if (options.limits !== undefined) resolveParserLimits(options.limits);
+    checkPoolOptions(options);
     this.#options = options;
     this.#clock = options.clock;
+    this.#budget = internals.budget;
     const poolOptions: ConstructorParameters<typeof ResourcePool<Slot>>[0] = {
       create: (signal) => this.#connect(signal),
       destroy: (slot, reason) => this.#close(slot, reason),
@@ -161,15 +168,23 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   }
 
   async #connect(signal: AbortSignal): Promise<Slot> {
-    const socket = await openSocket(this.#target, {
-      connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
-      signal,
-      tls: this.#options.tls,
-      session: this.#tlsSession,
-      onSession: (session) => {
-        this.#tlsSession = session;
-      },
-    });
+    // Every open connection holds one permit of the shared budget, released when it closes.
+    await this.#budget?.acquire(signal);
+    let socket: Awaited<ReturnType<typeof openSocket>>;
+    try {
+      socket = await openSocket(this.#target, {
+        connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
+        signal,
+        tls: this.#options.tls,
+        session: this.#tlsSession,
+        onSession: (session) => {
+          this.#tlsSession = session;
+        },
+      });
+    } catch (error) {
+      this.#budget?.release();
+      throw error;
+    }
     const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
     // Jitter keeps connections opened together from all retiring in the same instant.
     const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
@@ -193,7 +208,16 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
 
   #close(slot: Slot, _reason: CloseReason): Promise<void> {
     slot.connection.destroy();
+    this.#budget?.release();
     return slot.connection.closed;
+  }
+
+  /**
+   * Closes the connection that has been idle longest, if any, and returns whether there was
+   * one. An Agent uses it to free a connection for another origin under `maxTotal`.
+   */
+  closeIdleConnection(): boolean {
+    return this.#pool.evictOldest();
   }
 
   /**
@@ -316,7 +340,10 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     }
     const reusable =
       connection.isHealthy() &&
-      slot.requests < (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY);
+      slot.requests < (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY) &&
+      // Under a shared cap, other origins waiting for a connection go first: closing this one
+      // frees a permit for the oldest of them (first come, first served across origins).
+      !(this.#budget !== undefined && this.#budget.waiting > 0);
     this.#pool.release(slot, { reusable, expiresAt });
   }
 
@@ -357,7 +384,12 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   }
 }
 
-function checkOptions(options: PoolOptions): void {
+/**
+ * Checks pool options (the resource pool checks its own limits when it is made).
+ *
+ * @throws InvalidArgumentError for a bad value
+ */
+export function checkPoolOptions(options: PoolOptions): void {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError('options must be an object');
   }
@@ -379,4 +411,19 @@ function checkOptions(options: PoolOptions): void {
   if (options.maxRequestsPerConnection === 0) {
     throw new InvalidArgumentError('maxRequestsPerConnection must be at least 1');
   }
+  const { maxSize } = options;
+  if (
+    maxSize !== undefined &&
+    !(maxSize === Number.POSITIVE_INFINITY || (Number.isInteger(maxSize) && maxSize >= 1))
+  ) {
+    throw new InvalidArgumentError('maxSize must be a positive integer or Infinity');
+  }
+  for (const name of ['maxWaiting', 'idleTimeout'] as const) {
+    const value = options[name];
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < 0)) {
+      throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    }
+  }
+  // Checked now so a bad limit fails here, not on the first connection.
+  if (options.limits !== undefined) resolveParserLimits(options.limits);
 }

@@ -1,6 +1,7 @@
 import { SocketError } from '../errors.js';
 import type { ExchangeOptions } from '../http1/connection.js';
 import { isIdempotentMethod } from '../http1/connection.js';
+import { hasHeader } from './header-pairs.js';
 
 /** What the replay rule needs to know about the connection the request failed on. */
 export interface FailedOn {
@@ -28,24 +29,7 @@ export function canReplay(options: ExchangeOptions, failedOn: FailedOn, error: u
   ) {
     return false;
   }
-  return isIdempotentMethod(options.method ?? 'GET') || hasIdempotencyKey(options.headers);
-}
-
-function hasIdempotencyKey(headers: ExchangeOptions['headers']): boolean {
-  if (headers === undefined) return false;
-  if (Symbol.iterator in headers) {
-    for (const [name] of headers as Iterable<readonly [string, unknown]>) {
-      if (name.toLowerCase() === 'idempotency-key') return true;
-    }
-    return false;
-  }
-  for (const name of Object.keys(headers)) {
-    if (
-      name.toLowerCase() === 'idempotency-key' &&
-      (headers as Record<string, unknown>)[name] !== undefined
-    ) {
-      return true;
-    }
-  }
-  return false;
+  return (
+    isIdempotentMethod(options.method ?? 'GET') || hasHeader(options.headers, 'idempotency-key')
+  );
 }

@@ -355,6 +355,15 @@ export class ResourcePool<R> {
   }
 
   /**
+   * Destroys the longest-idle resource, freeing its slot (and whatever it holds) for others.
+   * Returns false when nothing is idle.
+   */
+  evictOldest(): boolean {
+    const oldest = this.#idle.entries[0];
+    return oldest !== undefined && this.evict(oldest.resource);
+  }
+
+  /**
    * Destroys an idle resource now (its owner learned it is dead: the peer closed it) instead
    * of waiting for the next checkout to find it unhealthy. Returns false when the resource
    * is not idle in this pool.

@@ -1,0 +1,341 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
+import type { HttpResponse } from '../http1/response.js';
+import { Semaphore } from '../pool/semaphore.js';
+import {
+  ConnectionPool,
+  checkPoolOptions,
+  type PoolOptions,
+  type RequestOptions,
+} from './connection-pool.js';
+import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
+import { parseOrigin } from './origin.js';
+import { nextHop, RedirectError } from './redirect.js';
+import {
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  retryDelay,
+} from './retry-policy.js';
+
+/** Settings of an {@link Agent}: every {@link PoolOptions} field applies to each origin's pool. */
+export interface AgentOptions extends PoolOptions {
+  /** Connections open at once across all origins; waiters are served first come, first served. Default `Infinity`. */
+  maxTotal?: number;
+  /** Origins (pools) kept at once; the least recently used is closed beyond it. Default `Infinity`. */
+  maxOrigins?: number;
+  /** ms a pool with no connection and no work is kept before it is dropped. Default 60 000. */
+  originIdleTimeout?: number;
+  /** Retries of failed requests and retryable statuses; off by default. See {@link RetryOptions}. */
+  retry?: RetryOptions | number | boolean;
+  /** Redirects followed by `request()` when `redirect: 'follow'`. Default 20. */
+  maxRedirections?: number;
+}
+
+/** Options of {@link Agent.request}: one request, plus redirects and retries. */
+export interface AgentRequestOptions extends Omit<RequestOptions, 'path'> {
+  /** `'manual'` (default): redirects are returned as they are. `'follow'`: followed; `'error'`: a redirect is a RedirectError. */
+  redirect?: 'follow' | 'manual' | 'error';
+  /** Most redirects followed for this request; default the agent's `maxRedirections`. */
+  maxRedirections?: number;
+  /** Overrides the agent's `retry` for this request (`false` turns retries off). */
+  retry?: RetryOptions | number | boolean;
+}
+
+/** Per-origin snapshot returned by {@link Agent.stats}. */
+export type AgentStats = Record<string, ReturnType<ConnectionPool['stats']>>;
+
+const DEFAULT_ORIGIN_IDLE = 60_000;
+const DEFAULT_MAX_REDIRECTIONS = 20;
+
+/**
+ * A client for many origins: one {@link ConnectionPool} per origin, made on first use (as
+ * urllib3's PoolManager and undici's Agent do), with an optional cap across all of them.
+ *
+ * @example
+ * ```ts
+ * await using agent = new Agent({ maxSize: 6, maxTotal: 64 });
+ * const res = await agent.request('http://127.0.0.1:8080/a');
+ * console.log(res.status, await res.text());
+ * ```
+ */
+export class Agent implements AsyncDisposable {
+  readonly #options: AgentOptions;
+  readonly #poolOptions: PoolOptions;
+  /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
+  readonly #pools = new Map<string, ConnectionPool>();
+  readonly #budget: Semaphore | undefined;
+  readonly #maxOrigins: number;
+  readonly #originIdleTimeout: number;
+  readonly #retry: RetryPolicy | undefined;
+  /** When each pool was last seen with nothing open and nothing to do. */
+  readonly #emptySince = new Map<string, number>();
+  #sweeper: NodeJS.Timeout | undefined;
+  #closed = false;
+  readonly #closing = new Set<Promise<void>>();
+
+  /** @throws InvalidArgumentError for a bad option */
+  constructor(options: AgentOptions = {}) {
+    const { maxTotal, maxOrigins, originIdleTimeout, retry, maxRedirections, ...poolOptions } =
+      options;
+    for (const [name, value] of [
+      ['maxTotal', maxTotal],
+      ['maxOrigins', maxOrigins],
+    ] as const) {
+      if (
+        value !== undefined &&
+        !(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1))
+      ) {
+        throw new InvalidArgumentError(`${name} must be a positive integer or Infinity`);
+      }
+    }
+    for (const [name, value] of [
+      ['originIdleTimeout', originIdleTimeout],
+      ['maxRedirections', maxRedirections],
+    ] as const) {
+      if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < 0)) {
+        throw new InvalidArgumentError(`${name} must be a non-negative number`);
+      }
+    }
+    this.#options = options;
+    this.#poolOptions = poolOptions;
+    // Checked once, here, rather than on the first request.
+    checkPoolOptions(poolOptions);
+    this.#retry = retry === undefined ? undefined : resolveRetryPolicy(retry);
+    this.#maxOrigins = maxOrigins ?? Number.POSITIVE_INFINITY;
+    this.#originIdleTimeout = originIdleTimeout ?? DEFAULT_ORIGIN_IDLE;
+    this.#budget =
+      maxTotal === undefined || maxTotal === Number.POSITIVE_INFINITY
+        ? undefined
+        : new Semaphore(maxTotal, () => this.#reclaimIdle());
+  }
+
+  /** True once {@link close} or {@link destroy} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * The pool for `origin` (`scheme://host:port`), made on first use. Throws PoolClosedError
+   * once the agent is closed.
+   */
+  pool(origin: string | URL): ConnectionPool {
+    if (this.#closed) throw new PoolClosedError('the agent is closed');
+    const key = parseOrigin(origin).origin;
+    let pool = this.#pools.get(key);
+    if (pool !== undefined) {
+      // Most recently used goes to the end.
+      this.#pools.delete(key);
+      this.#pools.set(key, pool);
+      this.#emptySince.delete(key);
+      return pool;
+    }
+    pool = new ConnectionPool(key, this.#poolOptions, { budget: this.#budget });
+    this.#pools.set(key, pool);
+    while (this.#pools.size > this.#maxOrigins) {
+      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, ConnectionPool];
+      this.#drop(oldestKey, oldest);
+    }
+    this.#armSweeper();
+    return pool;
+  }
+
+  /**
+   * Sends a request to an absolute `http:` or `https:` URL through the pool of its origin.
+   * Redirects are followed only with `redirect: 'follow'`; retries happen only when the
+   * agent or the request sets `retry`.
+   */
+  async request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
+    let current = toUrl(url);
+    const mode = options.redirect ?? 'manual';
+    const maxRedirections =
+      options.maxRedirections ?? this.#options.maxRedirections ?? DEFAULT_MAX_REDIRECTIONS;
+    let method = options.method ?? 'GET';
+    let headers: HeaderPairs | RequestOptions['headers'] = options.headers;
+    let body = options.body;
+    for (let redirects = 0; ; redirects++) {
+      const response = await this.#requestWithRetries(current, {
+        ...options,
+        method,
+        headers,
+        body,
+      });
+      if (mode === 'manual' || response.status < 300 || response.status >= 400) return response;
+      const pairs = Array.isArray(headers) ? headers : toHeaderPairs(headers);
+      const hop = nextHop(
+        response.status,
+        response.headers.get('location'),
+        current,
+        method,
+        pairs,
+      );
+      if (hop === undefined) return response;
+      if (mode === 'error') {
+        await response.dump();
+        throw new RedirectError('redirected while redirect is "error"', response.status);
+      }
+      if (redirects >= maxRedirections) {
+        await response.dump();
+        throw new RedirectError(`more than ${maxRedirections} redirects`, response.status);
+      }
+      if (hop.keepBody && body !== undefined && body !== null && !isReplayable(body)) {
+        // A streamed body is spent; the redirect is the answer.
+        return response;
+      }
+      await response.dump();
+      current = hop.url;
+      method = hop.method;
+      headers = hop.headers;
+      if (!hop.keepBody) body = null;
+    }
+  }
+
+  async #requestWithRetries(url: URL, options: AgentRequestOptions): Promise<HttpResponse> {
+    const policy = options.retry === undefined ? this.#retry : resolveRetryPolicy(options.retry);
+    const method = options.method ?? 'GET';
+    const retryable =
+      policy !== undefined &&
+      (policy.methods.has(method.toUpperCase()) || hasHeader(options.headers, 'idempotency-key')) &&
+      isReplayable(options.body);
+    const pool = this.pool(url.origin);
+    const requestOptions: RequestOptions = { ...options, path: url.pathname + url.search };
+    for (let attempt = 0; ; attempt++) {
+      const canRetry = retryable && attempt < policy!.limit;
+      let response: HttpResponse;
+      try {
+        response = await pool.request(requestOptions);
+      } catch (error) {
+        const code = (error as { code?: unknown }).code;
+        if (!canRetry || typeof code !== 'string' || !policy!.errorCodes.has(code)) throw error;
+        await this.#wait(retryDelay(policy!, attempt + 1, null), options.signal);
+        continue;
+      }
+      if (!canRetry || !policy!.statusCodes.has(response.status)) return response;
+      const delay = retryDelay(policy!, attempt + 1, response.headers.get('retry-after'));
+      // Read the unwanted answer to the end so its connection can serve the retry.
+      await response.dump();
+      await this.#wait(delay, options.signal);
+    }
+  }
+
+  async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await sleep(ms, undefined, signal === undefined ? { ref: false } : { signal, ref: false });
+    } catch (error) {
+      if (signal?.aborted) throw abortReason(signal);
+      throw error;
+    }
+  }
+
+  /** Per-origin snapshots of every pool the agent holds. */
+  stats(): AgentStats {
+    const out: AgentStats = {};
+    for (const [key, pool] of this.#pools) out[key] = pool.stats();
+    return out;
+  }
+
+  /**
+   * Connections open (or being opened) across all origins. Under `maxTotal` this counts the
+   * permits held; a pool's own `connecting` also counts connections still waiting for one.
+   */
+  get openConnections(): number {
+    if (this.#budget !== undefined) return this.#budget.held;
+    let open = 0;
+    for (const pool of this.#pools.values()) open += pool.stats().open;
+    return open;
+  }
+
+  /** Under `maxTotal`, frees a permit for a waiter by closing the oldest idle connection of the least recently used pool. */
+  #reclaimIdle(): void {
+    for (const pool of this.#pools.values()) {
+      if (pool.closeIdleConnection()) return;
+    }
+  }
+
+  #drop(key: string, pool: ConnectionPool): void {
+    this.#pools.delete(key);
+    this.#emptySince.delete(key);
+    const closing = pool.close();
+    this.#closing.add(closing);
+    void closing.finally(() => this.#closing.delete(closing));
+  }
+
+  #armSweeper(): void {
+    if (this.#sweeper !== undefined || !Number.isFinite(this.#originIdleTimeout)) return;
+    const period = Math.max(10, this.#originIdleTimeout / 2);
+    this.#sweeper = setInterval(() => this.#sweep(), period);
+    this.#sweeper.unref();
+  }
+
+  /** Drops pools that have had nothing open and nothing to do for `originIdleTimeout`. */
+  #sweep(): void {
+    const now = performance.now();
+    for (const [key, pool] of this.#pools) {
+      const s = pool.stats();
+      if (s.open !== 0 || s.waiting !== 0) {
+        this.#emptySince.delete(key);
+        continue;
+      }
+      const since = this.#emptySince.get(key);
+      if (since === undefined) this.#emptySince.set(key, now);
+      else if (now - since >= this.#originIdleTimeout) this.#drop(key, pool);
+    }
+    if (this.#pools.size === 0 && this.#sweeper !== undefined) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  /** Closes every pool gracefully (see {@link ConnectionPool.close}); later requests fail with PoolClosedError. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#stopSweeper();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all([...pools.map((pool) => pool.close()), ...this.#closing]);
+  }
+
+  /** Closes every pool now, failing requests in progress. */
+  async destroy(reason?: Error): Promise<void> {
+    this.#closed = true;
+    this.#stopSweeper();
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all([...pools.map((pool) => pool.destroy(reason)), ...this.#closing]);
+  }
+
+  #stopSweeper(): void {
+    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+  }
+
+  /** `await using agent = new Agent()` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+function toUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(typeof input === 'string' ? input : input.href);
+  } catch {
+    throw new InvalidArgumentError('url must be an absolute http: or https: URL');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidArgumentError(`unsupported protocol ${url.protocol} (http: or https: only)`);
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Credentials in a URL would otherwise be silently dropped: say so instead.
+    throw new InvalidArgumentError(
+      'credentials in the URL are not supported; send an Authorization header',
+    );
+  }
+  return url;
+}
+
+function isReplayable(body: RequestOptions['body']): boolean {
+  return (
+    body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
+  );
+}
