@@ -9,6 +9,7 @@ import {
   type RequestOptions,
 } from './connection-pool.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
+import { fetchThrough } from './fetch.js';
 import { parseOrigin } from './origin.js';
 import { nextHop, RedirectError } from './redirect.js';
 import {
@@ -188,6 +189,15 @@ export class Agent implements AsyncDisposable {
       headers = hop.headers;
       if (!hop.keepBody) body = null;
     }
+  }
+
+  /**
+   * The WHATWG `fetch()` over this agent's pools: resolves with a real `Response` whose
+   * body streams from the connection with backpressure. Redirects are followed by default
+   * (at most 20), as the Fetch standard says.
+   */
+  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+    return fetchThrough(this, input, init);
   }
 
   async #requestWithRetries(url: URL, options: AgentRequestOptions): Promise<HttpResponse> {

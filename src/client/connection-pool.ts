@@ -7,9 +7,11 @@ import type { Clock } from '../pool/clock.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { openSocket } from './connector.js';
+import { channels, debug } from './diagnostics.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { type LeaseOwner, PooledConnection } from './pooled-connection.js';
 import { canReplay } from './retry.js';
+import { DurationRecorder, type DurationSummary } from './summary.js';
 
 /** Settings of a {@link ConnectionPool}. Every time is in milliseconds. */
 export interface PoolOptions {
@@ -37,6 +39,12 @@ export interface PoolOptions {
   limits?: Partial<ParserLimits>;
   /** TLS settings for `https:` origins: ca, cert, key, servername, rejectUnauthorized, ... */
   tls?: ConnectionOptions;
+  /**
+   * Warn (`process.emitWarning`, code `HTTPOOL_LEAK`) when a connection stays leased longer
+   * than this many ms, with the stack of the call that acquired it. Off by default: taking
+   * the stack costs a few microseconds per acquire.
+   */
+  leakDetectionTimeout?: number;
   /** Time source for idle expiry; tests pass a fake one. */
   clock?: Clock;
 }
@@ -81,6 +89,16 @@ export interface PoolStats {
   connectFailed: number;
   /** Acquires that timed out, ever. */
   acquireTimeouts: number;
+  /** Requests sent on a connection that had carried one before, ever (`requests - reused` went on new ones). */
+  reused: number;
+  /** Leases reported by leak detection, ever. */
+  leaks: number;
+  /** ms callers waited for a connection (acquire to lend). */
+  waitTime: DurationSummary;
+  /** ms connections stayed leased (lend to return). */
+  leaseTime: DurationSummary;
+  /** ms to open a connection (TCP, and TLS for https). */
+  connectTime: DurationSummary;
 }
 
 /** @internal What an Agent shares with the pools it makes. */
@@ -92,14 +110,18 @@ export interface PoolInternals {
 /** A pooled connection and what the pool knows about it. */
 class Slot {
   connection!: Http1Connection;
-  /** Lease handed out by acquire(), while lent. */
-  lease: PooledConnection<Slot> | undefined;
+  /** When the current lease began (pool clock, ms); NaN while not leased. */
+  leasedAt = Number.NaN;
+  /** Fires the leak warning for the current lease, when leak detection is on. */
+  leakTimer: NodeJS.Timeout | undefined;
   /** Requests sent on this connection. */
   requests = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
   retireAt: number;
   /** The response of the exchange in progress, if its head has arrived. */
   response: HttpResponse | undefined;
+  /** The exchange in progress, for diagnostics: method, path, start time. */
+  exchange: { method: string; path: string; startedAt: number } | undefined;
   /** The lease ended while an exchange was running: put the connection back when it ends. */
   returnWhenDone = false;
 
@@ -138,6 +160,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   #tlsSession: Buffer | undefined;
   #requests = 0;
   #replayed = 0;
+  #reused = 0;
+  #leaks = 0;
+  readonly #waitTime = new DurationRecorder();
+  readonly #leaseTime = new DurationRecorder();
+  readonly #connectTime = new DurationRecorder();
 
   /**
    * @param origin `http://host[:port]` or `https://host[:port]`
@@ -170,6 +197,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   async #connect(signal: AbortSignal): Promise<Slot> {
     // Every open connection holds one permit of the shared budget, released when it closes.
     await this.#budget?.acquire(signal);
+    const started = performance.now();
     let socket: Awaited<ReturnType<typeof openSocket>>;
     try {
       socket = await openSocket(this.#target, {
@@ -183,8 +211,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       });
     } catch (error) {
       this.#budget?.release();
+      debug('connect to %s failed: %s', this.origin, (error as Error).message);
       throw error;
     }
+    const connectMs = performance.now() - started;
+    this.#connectTime.record(connectMs);
     const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
     // Jitter keeps connections opened together from all retiring in the same instant.
     const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
@@ -198,18 +229,67 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         maxDrainBytes: this.#options.maxDrainBytes,
       },
       {
-        onExchangeEnd: () => this.#exchangeEnded(slot),
+        onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),
         // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
         onClose: () => this.#pool.evict(slot),
       },
     );
+    const localPort = slot.connection.localPort;
+    debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs });
+    }
     return slot;
   }
 
-  #close(slot: Slot, _reason: CloseReason): Promise<void> {
+  #close(slot: Slot, reason: CloseReason): Promise<void> {
+    this.#endLease(slot);
     slot.connection.destroy();
     this.#budget?.release();
+    const localPort = slot.connection.localPort;
+    debug('%s: connection %s closed (%s)', this.origin, localPort, reason);
+    if (channels.connectionClose.hasSubscribers) {
+      channels.connectionClose.publish({
+        origin: this.origin,
+        localPort,
+        reason,
+        requests: slot.requests,
+      });
+    }
     return slot.connection.closed;
+  }
+
+  /** A lease begins: timing, and the leak detector's stack and timer. */
+  #lend(slot: Slot, waitStarted: number): Slot {
+    const now = performance.now();
+    this.#waitTime.record(now - waitStarted);
+    slot.leasedAt = now;
+    const timeout = this.#options.leakDetectionTimeout;
+    if (timeout !== undefined && Number.isFinite(timeout)) {
+      const acquiredAt = new Error('acquired here');
+      slot.leakTimer = setTimeout(() => {
+        slot.leakTimer = undefined;
+        this.#leaks++;
+        process.emitWarning(
+          `a connection to ${this.origin} has been leased for more than ${timeout} ms ` +
+            `(read or dump every response body, release every acquired connection); ${acquiredAt.stack ?? ''}`,
+          { type: 'HttpoolLeakWarning', code: 'HTTPOOL_LEAK' },
+        );
+      }, timeout);
+      slot.leakTimer.unref();
+    }
+    return slot;
+  }
+
+  /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
+  #endLease(slot: Slot): void {
+    if (Number.isNaN(slot.leasedAt)) return;
+    this.#leaseTime.record(performance.now() - slot.leasedAt);
+    slot.leasedAt = Number.NaN;
+    if (slot.leakTimer !== undefined) {
+      clearTimeout(slot.leakTimer);
+      slot.leakTimer = undefined;
+    }
   }
 
   /**
@@ -229,10 +309,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
    * (SocketError, ConnectTimeoutError) of the connection opened for this call.
    */
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
-    const slot = await this.#pool.acquire(options);
-    const lease = new PooledConnection<Slot>(this, slot);
-    slot.lease = lease;
-    return lease as PooledConnection;
+    const started = performance.now();
+    const slot = this.#lend(await this.#pool.acquire(options), started);
+    return new PooledConnection<Slot>(this, slot) as PooledConnection;
   }
 
   /** Gives a connection back; the same as `conn.release()`. */
@@ -256,8 +335,12 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     if (options.signal !== undefined) acquireOptions.signal = options.signal;
     if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
     for (let attempt = 0; ; attempt++) {
-      const slot = await this.#pool.acquire(
-        attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
+      const started = performance.now();
+      const slot = this.#lend(
+        await this.#pool.acquire(
+          attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
+        ),
+        started,
       );
       const reused = slot.connection.completedExchanges > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
@@ -283,11 +366,20 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
 
   /** @internal LeaseOwner: sends on the slot's connection */
   send(slot: Slot, options: ExchangeOptions): Promise<HttpResponse> {
-    const pending = slot.connection.request(options);
-    if (slot.connection.state === 'busy') {
+    const connection = slot.connection;
+    const reused = connection.completedExchanges > 0;
+    const pending = connection.request(options);
+    if (connection.state === 'busy') {
       this.#requests++;
+      if (reused) this.#reused++;
       slot.requests++;
       slot.response = undefined;
+      const method = options.method ?? 'GET';
+      const path = options.path ?? '/';
+      slot.exchange = { method, path, startedAt: performance.now() };
+      if (channels.requestStart.hasSubscribers) {
+        channels.requestStart.publish({ origin: this.origin, method, path, reused });
+      }
       pending.then(
         (response) => {
           slot.response = response;
@@ -298,16 +390,40 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     return pending;
   }
 
-  #exchangeEnded(slot: Slot): void {
+  #exchangeEnded(slot: Slot, error: Error | undefined): void {
+    const exchange = slot.exchange;
+    slot.exchange = undefined;
+    if (exchange !== undefined) this.#publishEnd(slot, exchange, error);
     slot.response = undefined;
     if (!slot.returnWhenDone) return;
     slot.returnWhenDone = false;
     this.#putBack(slot);
   }
 
+  #publishEnd(slot: Slot, exchange: NonNullable<Slot['exchange']>, error: Error | undefined): void {
+    if (error !== undefined) {
+      debug('%s: %s %s failed: %s', this.origin, exchange.method, exchange.path, error.message);
+      if (channels.requestError.hasSubscribers) {
+        channels.requestError.publish({
+          origin: this.origin,
+          method: exchange.method,
+          path: exchange.path,
+          error,
+        });
+      }
+    } else if (channels.requestEnd.hasSubscribers) {
+      channels.requestEnd.publish({
+        origin: this.origin,
+        method: exchange.method,
+        path: exchange.path,
+        status: slot.connection.lastStatus,
+        durationMs: performance.now() - exchange.startedAt,
+      });
+    }
+  }
+
   /** @internal LeaseOwner: the lease ended */
   giveBack(slot: Slot): void {
-    slot.lease = undefined;
     const connection = slot.connection;
     if (connection.state !== 'busy') {
       this.#putBack(slot);
@@ -315,6 +431,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     }
     if (slot.response === undefined) {
       // Released while waiting for a response nobody will read: no way to reuse it safely.
+      this.#endLease(slot);
       this.#pool.discard(slot);
       return;
     }
@@ -325,8 +442,8 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
 
   /** @internal LeaseOwner: the lease ended, close the connection */
   throwAway(slot: Slot): void {
-    slot.lease = undefined;
     slot.returnWhenDone = false;
+    this.#endLease(slot);
     this.#pool.discard(slot);
   }
 
@@ -344,6 +461,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       // Under a shared cap, other origins waiting for a connection go first: closing this one
       // frees a permit for the oldest of them (first come, first served across origins).
       !(this.#budget !== undefined && this.#budget.waiting > 0);
+    this.#endLease(slot);
     this.#pool.release(slot, { reusable, expiresAt });
   }
 
@@ -362,6 +480,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       replayed: this.#replayed,
       connectFailed: s.createFailed,
       acquireTimeouts: s.timedOut,
+      reused: this.#reused,
+      leaks: this.#leaks,
+      waitTime: this.#waitTime.summary(),
+      leaseTime: this.#leaseTime.summary(),
+      connectTime: this.#connectTime.summary(),
     };
   }
 
@@ -401,6 +524,7 @@ export function checkPoolOptions(options: PoolOptions): void {
     'maxRequestsPerConnection',
     'keepAliveTimeoutThreshold',
     'maxDrainBytes',
+    'leakDetectionTimeout',
   ] as const) {
     const value = options[name];
     if (value === undefined) continue;

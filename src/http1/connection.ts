@@ -63,8 +63,11 @@ export interface Http1ConnectionOptions {
 
 /** What a connection tells its owner. Every callback is optional. */
 export interface ConnectionEvents {
-  /** The request was fully written and the response fully read (or failed); `reusable` says whether a new request may follow. */
-  onExchangeEnd?(reusable: boolean): void;
+  /**
+   * The request was fully written and the response fully read, or the exchange failed with
+   * `error`; `reusable` says whether a new request may follow.
+   */
+  onExchangeEnd?(reusable: boolean, error?: Error): void;
   /** The socket is gone; `error` says why when it was not a plain close. */
   onClose?(error: Error | undefined): void;
 }
@@ -125,6 +128,7 @@ export class Http1Connection implements BodySource {
   #timerKind: 'headers' | 'body' | undefined;
   #completedExchanges = 0;
   #keepAliveHintMs: number | undefined;
+  #lastStatus = 0;
   #responseStarted = false;
   #closeError: Error | undefined;
   #markClosed!: () => void;
@@ -173,6 +177,11 @@ export class Http1Connection implements BodySource {
    */
   get responseStarted(): boolean {
     return this.#responseStarted;
+  }
+
+  /** Status of the last response head received (0 before any). */
+  get lastStatus(): number {
+    return this.#lastStatus;
   }
 
   /** The idle time the server promised in its last `Keep-Alive: timeout=N` header (ms), if any. */
@@ -416,6 +425,7 @@ export class Http1Connection implements BodySource {
     const exchange = this.#exchange!;
     if (head.upgrade) return; // refused in #onSocketData: the parser stops after a 101 head
     if (!head.keepAlive) exchange.keepAlive = false;
+    this.#lastStatus = head.status;
     this.#keepAliveHintMs = keepAliveTimeout(head.rawHeaders);
     const body = new ResponseBody(this);
     exchange.body = body;
@@ -541,7 +551,7 @@ export class Http1Connection implements BodySource {
       if (exchange.response === undefined) exchange.reject(error);
       else exchange.body!.fail(error);
       this.#destroy(error);
-      this.#events.onExchangeEnd?.(false);
+      this.#events.onExchangeEnd?.(false, error);
       return;
     }
     this.#destroy(error);
