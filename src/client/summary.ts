@@ -27,8 +27,9 @@ export class DurationRecorder {
   #max = 0;
   readonly #buckets = new Uint32Array(BUCKETS);
 
-  /** Adds one duration (ms); negative values count as 0. */
+  /** Adds one duration (ms); negative and NaN values count as 0. */
   record(ms: number): void {
+    // biome-ignore lint/complexity/useMathMinMax: NaN must count as 0, which Math.max would not do
     const value = ms > 0 ? ms : 0;
     this.#count++;
     this.#sum += value;
