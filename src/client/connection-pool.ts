@@ -110,8 +110,12 @@ export interface PoolInternals {
 /** A pooled connection and what the pool knows about it. */
 class Slot {
   connection!: Http1Connection;
-  /** When the current lease began (pool clock, ms); NaN while not leased. */
+  /** When the current lease began (performance.now() ms); NaN while not leased. */
   leasedAt = Number.NaN;
+  /** Counts leases, so a finalizer can tell whether the lease it watched is still the current one. */
+  leaseId = 0;
+  /** Where the current lease was acquired, when leak detection is on. */
+  acquiredAt: Error | undefined;
   /** Fires the leak warning for the current lease, when leak detection is on. */
   leakTimer: NodeJS.Timeout | undefined;
   /** Requests sent on this connection. */
@@ -165,6 +169,10 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   readonly #waitTime = new DurationRecorder();
   readonly #leaseTime = new DurationRecorder();
   readonly #connectTime = new DurationRecorder();
+  /** Leases that became garbage while still leased: their connection is closed and its slot freed. */
+  readonly #abandoned = new FinalizationRegistry<{ slot: Slot; leaseId: number }>((held) =>
+    this.#onAbandoned(held.slot, held.leaseId),
+  );
 
   /**
    * @param origin `http://host[:port]` or `https://host[:port]`
@@ -264,21 +272,36 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     const now = performance.now();
     this.#waitTime.record(now - waitStarted);
     slot.leasedAt = now;
+    slot.leaseId++;
+    slot.acquiredAt = undefined;
     const timeout = this.#options.leakDetectionTimeout;
     if (timeout !== undefined && Number.isFinite(timeout)) {
       const acquiredAt = new Error('acquired here');
+      slot.acquiredAt = acquiredAt;
       slot.leakTimer = setTimeout(() => {
         slot.leakTimer = undefined;
-        this.#leaks++;
-        process.emitWarning(
-          `a connection to ${this.origin} has been leased for more than ${timeout} ms ` +
-            `(read or dump every response body, release every acquired connection); ${acquiredAt.stack ?? ''}`,
-          { type: 'HttpoolLeakWarning', code: 'HTTPOOL_LEAK' },
-        );
+        this.#warnLeak(`has been leased for more than ${timeout} ms`, acquiredAt);
       }, timeout);
       slot.leakTimer.unref();
     }
     return slot;
+  }
+
+  #warnLeak(what: string, acquiredAt: Error | undefined): void {
+    this.#leaks++;
+    const where = acquiredAt?.stack ?? 'set leakDetectionTimeout to see where it was acquired';
+    process.emitWarning(
+      `a connection to ${this.origin} ${what} (read or dump every response body, ` +
+        `release every acquired connection); ${where}`,
+      { type: 'HttpoolLeakWarning', code: 'HTTPOOL_LEAK' },
+    );
+  }
+
+  /** A lease was garbage-collected without being released: close its connection, free the slot. */
+  #onAbandoned(slot: Slot, leaseId: number): void {
+    if (slot.leaseId !== leaseId || Number.isNaN(slot.leasedAt)) return;
+    this.#warnLeak('was garbage-collected without being released', slot.acquiredAt);
+    this.throwAway(slot);
   }
 
   /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
@@ -311,7 +334,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
     const started = performance.now();
     const slot = this.#lend(await this.#pool.acquire(options), started);
-    return new PooledConnection<Slot>(this, slot) as PooledConnection;
+    const lease = new PooledConnection<Slot>(this, slot);
+    this.#abandoned.register(lease, { slot, leaseId: slot.leaseId });
+    return lease as PooledConnection;
   }
 
   /** Gives a connection back; the same as `conn.release()`. */

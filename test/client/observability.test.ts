@@ -4,6 +4,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ConnectionPool } from '../../src/index.js';
 import { sleep, startHttpServer } from '../helpers/servers.js';
 
@@ -123,6 +125,37 @@ describe('observability', async () => {
       assert.match(warning.message, /leased for more than 20 ms/);
       assert.match(warning.message, /observability\.test\.js/);
       assert.equal(pool.stats().leaks, 1);
+      await pool.close();
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
+  test('a lease that becomes garbage gives its slot back, closes its socket and warns', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const warnings: Array<Error & { code?: string }> = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+      await (async () => {
+        // Acquired and dropped on the floor: never released.
+        await pool.acquire();
+      })();
+      assert.equal(pool.stats().leased, 1);
+      const closed = server.nextClose();
+      for (let i = 0; i < 20 && pool.stats().leased > 0; i++) {
+        gc();
+        await sleep(10);
+      }
+      assert.equal(pool.stats().leased, 0);
+      await closed;
+      assert.equal(warnings.filter((w) => w.code === 'HTTPOOL_LEAK').length, 1);
+      assert.match(warnings[0]!.message, /garbage-collected without being released/);
+      // The slot is free again for the next caller.
+      const again = await pool.acquire({ timeout: 1000 });
+      again.release();
       await pool.close();
     } finally {
       process.off('warning', onWarning);
