@@ -62,10 +62,10 @@ export interface AcquireOptions {
   /** Aborting it ends the wait, rejecting with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Prefer a newly created resource (a retry after a stale one failed): idle ones are
+   * Only a newly created resource will do (a retry after a stale one failed): idle ones are
    * skipped, and when the pool is full the longest-idle one is destroyed to make room. When
-   * every resource is leased, the caller waits like any other and may get one that was just
-   * released, which has just proved itself alive.
+   * every resource is leased, the caller waits in line like any other; the resource released
+   * to it is destroyed and a new one is created for it in that slot.
    */
   fresh?: boolean;
 }
@@ -105,6 +105,10 @@ export interface ResourcePoolStats {
 /** One pending acquire. Settled exactly once, by whoever gets there first. */
 class Waiter<R> {
   settled = false;
+  /** Takes only a newly created resource. */
+  fresh = false;
+  /** In the waiter queue; false once taken out to wait for a create made just for it. */
+  queued = true;
   /** The create started on this waiter's behalf, while in flight. */
   create: CreateTicket<R> | undefined;
   timer: Timer | undefined;
@@ -148,6 +152,8 @@ class Waiter<R> {
 /** A create in flight and the waiter whose failure report it is (its error rejects that one). */
 interface CreateTicket<R> {
   trigger: Waiter<R> | undefined;
+  /** Made for a fresh waiter taken out of the queue: its resource goes to that waiter if it still waits. */
+  dedicated: boolean;
 }
 
 type State = 'open' | 'closing' | 'destroyed';
@@ -198,6 +204,10 @@ export class ResourcePool<R> {
   readonly #orphaned = new Set<R>();
   readonly #waiters = new WaiterQueue<Waiter<R>>();
   #connecting = 0;
+  /** Creates in flight made for one particular waiter (fresh acquires); part of #connecting. */
+  #dedicated = 0;
+  /** Fresh waiters taken out of the queue, waiting for their dedicated create. */
+  readonly #outOfQueue = new Set<Waiter<R>>();
   /** Aborted by destroy(), telling in-flight creates to give up. */
   readonly #abort = new AbortController();
 
@@ -251,7 +261,7 @@ export class ResourcePool<R> {
       idle: this.#idle.size,
       leased: this.#leased.size,
       connecting: this.#connecting,
-      waiting: this.#waiters.size,
+      waiting: this.#waiters.size + this.#outOfQueue.size,
       created: this.#created,
       destroyed: this.#destroyed,
       createFailed: this.#createFailed,
@@ -297,11 +307,12 @@ export class ResourcePool<R> {
     const canCreate = this.#open() < this.#maxSize;
     if (!canCreate) {
       if (!blocking) return Promise.reject(new EmptyPoolError());
-      if (this.#waiters.size >= this.#maxWaiting)
+      if (this.#waiters.size + this.#outOfQueue.size >= this.#maxWaiting)
         return Promise.reject(new QueueFullError(this.#maxWaiting));
     }
 
     const waiter = new Waiter<R>();
+    waiter.fresh = fresh;
     this.#waiters.push(waiter);
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
       waiter.timer = this.#clock.schedule(() => {
@@ -309,13 +320,13 @@ export class ResourcePool<R> {
         const error = new AcquireTimeoutError(timeout, cause === undefined ? {} : { cause });
         if (waiter.fail(error)) {
           this.#timedOut++;
-          this.#waiters.cancelled();
+          this.#gaveUp(waiter);
         }
       }, timeout);
     }
     if (signal !== undefined) {
       const listener = (): void => {
-        if (waiter.fail(abortReason(signal))) this.#waiters.cancelled();
+        if (waiter.fail(abortReason(signal))) this.#gaveUp(waiter);
       };
       waiter.abort = { signal, listener };
       signal.addEventListener('abort', listener, { once: true });
@@ -343,15 +354,43 @@ export class ResourcePool<R> {
     else if (!reusable) this.#destroyResource(resource, 'not-reusable');
     else if (expiresAt <= now) this.#destroyResource(resource, 'expired');
     else {
-      const waiter = this.#waiters.take();
-      if (waiter !== undefined) {
+      const waiter = this.#nextWaiterForUsed();
+      if (waiter === undefined) {
+        this.#pushIdle(resource, now, expiresAt);
+      } else if (waiter.fresh) {
+        // The slot passes to a new resource made for this waiter.
+        this.#destroyResource(resource, 'not-reusable');
+        this.#startCreate(waiter, true);
+      } else {
         this.#deliver(waiter, resource);
-        return;
       }
-      this.#pushIdle(resource, now, expiresAt);
       return;
     }
     this.#afterSlotFreed();
+  }
+
+  /**
+   * The waiter a released resource goes to: the oldest one, skipping fresh waiters that
+   * already have a create in flight (they are taken out of line to wait for it). A fresh
+   * waiter returned here is already out of the queue.
+   */
+  #nextWaiterForUsed(): Waiter<R> | undefined {
+    for (;;) {
+      const waiter = this.#waiters.take();
+      if (waiter === undefined || !waiter.fresh) return waiter;
+      waiter.queued = false;
+      this.#outOfQueue.add(waiter);
+      const ticket = waiter.create;
+      if (ticket === undefined) return waiter;
+      ticket.dedicated = true;
+      this.#dedicated++;
+    }
+  }
+
+  /** A waiter settled by timeout, abort or a failed create: take it off the books. */
+  #gaveUp(waiter: Waiter<R>): void {
+    if (waiter.queued) this.#waiters.cancelled();
+    else this.#outOfQueue.delete(waiter);
   }
 
   /**
@@ -440,6 +479,8 @@ export class ResourcePool<R> {
     for (let waiter = this.#waiters.take(); waiter !== undefined; waiter = this.#waiters.take()) {
       waiter.fail(error);
     }
+    for (const waiter of this.#outOfQueue) waiter.fail(error);
+    this.#outOfQueue.clear();
     this.#cancelEviction();
     for (const entry of this.#idle.drain()) this.#destroyResource(entry.resource, reason);
     this.#checkDrained();
@@ -536,8 +577,9 @@ export class ResourcePool<R> {
   }
 
   /** Starts one create, counted toward maxSize until it settles. */
-  #startCreate(trigger: Waiter<R> | undefined): void {
-    const ticket: CreateTicket<R> = { trigger };
+  #startCreate(trigger: Waiter<R> | undefined, dedicated = false): void {
+    const ticket: CreateTicket<R> = { trigger, dedicated };
+    if (dedicated) this.#dedicated++;
     if (trigger !== undefined) trigger.create = ticket;
     this.#connecting++;
     let pending: Promise<R>;
@@ -556,6 +598,10 @@ export class ResourcePool<R> {
   #finishCreate(ticket: CreateTicket<R>): Waiter<R> | undefined {
     if (this.#connecting === 0) throw new Error('internal: connecting count underflow');
     this.#connecting--;
+    if (ticket.dedicated) {
+      if (this.#dedicated === 0) throw new Error('internal: dedicated count underflow');
+      this.#dedicated--;
+    }
     const trigger = ticket.trigger;
     ticket.trigger = undefined;
     if (trigger === undefined || trigger.create !== ticket) return undefined;
@@ -570,6 +616,12 @@ export class ResourcePool<R> {
     if (this.#state !== 'open') {
       this.#destroyResource(resource, this.#state === 'closing' ? 'pool-closed' : 'pool-destroyed');
       this.#checkDrained();
+      return;
+    }
+    if (ticket.dedicated && trigger !== undefined) {
+      this.#outOfQueue.delete(trigger);
+      this.#deliver(trigger, resource);
+      this.#pump();
       return;
     }
     // Late binding: the resource serves the oldest waiter, not necessarily the trigger.
@@ -598,7 +650,7 @@ export class ResourcePool<R> {
       return;
     }
     this.#lastCreateError = error;
-    if (trigger?.fail(error)) this.#waiters.cancelled();
+    if (trigger?.fail(error)) this.#gaveUp(trigger);
     this.#pump();
   }
 
@@ -614,7 +666,10 @@ export class ResourcePool<R> {
    */
   #pump(): void {
     if (this.#state !== 'open') return;
-    while (this.#waiters.size > this.#connecting && this.#open() < this.#maxSize) {
+    while (
+      this.#waiters.size > this.#connecting - this.#dedicated &&
+      this.#open() < this.#maxSize
+    ) {
       const waiter = this.#waiters.find((w) => w.create === undefined);
       if (waiter === undefined) throw new Error('internal: no uncovered waiter');
       this.#startCreate(waiter);

@@ -19,7 +19,12 @@ interface Config {
 }
 
 type Op =
-  | { t: 'acquire'; mode: 'blocking' | 'nonblocking' | 'timeout' | 'abortable'; timeout: number }
+  | {
+      t: 'acquire';
+      mode: 'blocking' | 'nonblocking' | 'timeout' | 'abortable';
+      timeout: number;
+      fresh: boolean;
+    }
   | {
       t: 'release';
       i: number;
@@ -35,6 +40,7 @@ type Op =
 
 interface Acquire {
   state: 'pending' | 'ok' | 'err';
+  fresh: boolean;
   settlements: number;
   error?: unknown;
 }
@@ -56,6 +62,8 @@ class World {
   /** Resources leased when destroy() ran: releasing them must be a no-op. */
   readonly zombies: Res[] = [];
   readonly createdIds = new Set<number>();
+  /** Resources lent at least once: a fresh acquire must never get one of these. */
+  readonly everLent = new Set<number>();
   readonly destroyCalls = new Map<number, number>();
   readonly sick = new Set<number>();
   readonly violations: string[] = [];
@@ -84,7 +92,9 @@ class World {
   acquire(op: Extract<Op, { t: 'acquire' }>): void {
     const before = this.pool.stats();
     const closed = this.pool.closed;
-    const options: { blocking?: boolean; timeout?: number; signal?: AbortSignal } = {};
+    const options: { blocking?: boolean; timeout?: number; signal?: AbortSignal; fresh?: boolean } =
+      {};
+    if (op.fresh) options.fresh = true;
     if (op.mode === 'nonblocking') options.blocking = false;
     if (op.mode === 'timeout') options.timeout = op.timeout;
     if (op.mode === 'abortable') {
@@ -92,7 +102,7 @@ class World {
       this.controllers.push(ac);
       options.signal = ac.signal;
     }
-    const rec: Acquire = { state: 'pending', settlements: 0 };
+    const rec: Acquire = { state: 'pending', fresh: op.fresh, settlements: 0 };
     this.acquires.push(rec);
     this.pool.acquire(options).then(
       (r) => {
@@ -102,6 +112,8 @@ class World {
         if (!this.createdIds.has(r.id)) this.violations.push(`lent uncreated ${r.id}`);
         if (this.destroyCalls.has(r.id)) this.violations.push(`lent destroyed ${r.id}`);
         if (this.destroyed) this.violations.push('lent after destroy');
+        if (op.fresh && this.everLent.has(r.id)) this.violations.push(`fresh got used ${r.id}`);
+        this.everLent.add(r.id);
         this.held.push(r);
       },
       (error: unknown) => {
@@ -201,8 +213,10 @@ class World {
     assert.equal(s.created - s.destroyed, s.idle + s.leased, 'created resources unaccounted for');
     for (const a of this.acquires) assert.ok(a.settlements <= 1);
     if (!this.pool.closed) {
-      // Liveness: nobody waits while something is idle, or while the pool has room and no create runs for them.
-      if (s.waiting > 0) assert.equal(s.idle, 0, 'waiter left waiting beside an idle resource');
+      // Liveness: nobody waits while something is idle (but a fresh acquire, which only takes
+      // a new resource), or while the pool has room and no create runs for them.
+      const plainWaiting = this.acquires.filter((a) => a.state === 'pending' && !a.fresh).length;
+      if (plainWaiting > 0) assert.equal(s.idle, 0, 'waiter left waiting beside an idle resource');
       if (s.waiting > s.connecting)
         assert.equal(s.open, this.config.maxSize, 'waiter without a create');
     } else {
@@ -248,6 +262,7 @@ const op: fc.Arbitrary<Op> = fc.oneof(
         'abortable' as const,
       ),
       timeout: fc.integer({ min: 1, max: 50 }),
+      fresh: fc.boolean(),
     }),
   },
   {

@@ -518,15 +518,42 @@ describe('fresh acquires and eviction', () => {
     assert.equal(pool.stats().idle, 1);
   });
 
-  test('fresh on a pool with everything leased waits like any other acquire', async () => {
-    const { pool } = harness({ maxSize: 1 });
+  test('fresh on a fully leased pool waits in line, then gets a new resource in the released slot', async () => {
+    const { pool, destroyed } = harness({ maxSize: 1 });
     const a = await pool.acquire();
-    const waiting = track(pool.acquire({ fresh: true }));
+    const fresh = track(pool.acquire({ fresh: true }));
+    const plain = track(pool.acquire());
     await flush();
-    assert.equal(waiting.state, 'pending');
+    assert.equal(fresh.state, 'pending');
     pool.release(a);
     await flush();
-    assert.equal(waiting.value, a);
+    assert.equal(fresh.state, 'ok');
+    assert.notEqual(fresh.value, a);
+    assert.deepEqual(destroyed, [[a.id, 'not-reusable']]);
+    assert.equal(plain.state, 'pending', 'the plain waiter behind it still waits');
+    assert.equal(pool.stats().open, 1);
+    pool.release(fresh.value!);
+    await flush();
+    assert.equal(plain.value, fresh.value);
+  });
+
+  test('a fresh waiter that times out while its create runs leaves the resource to others', async () => {
+    const { pool, creates, clock } = harness({ maxSize: 1, manual: true });
+    const first = track(pool.acquire());
+    creates[0]!.succeed();
+    await flush();
+    const fresh = track(pool.acquire({ fresh: true, timeout: 10 }));
+    const plain = track(pool.acquire());
+    pool.release(first.value!);
+    assert.equal(creates.length, 1, 'a create runs for the fresh waiter');
+    assert.deepEqual([pool.stats().connecting, pool.stats().open, pool.stats().waiting], [1, 1, 2]);
+    clock.advance(10);
+    await flush();
+    assert.equal(fresh.state, 'err');
+    creates[0]!.succeed();
+    await flush();
+    assert.equal(plain.state, 'ok', 'the resource made for the fresh waiter serves the next one');
+    assert.equal(pool.stats().waiting, 0);
   });
 
   test('evict destroys an idle resource at once and frees its slot for a waiter', async () => {
