@@ -94,8 +94,8 @@ export async function startFaultServer(seed: number, rates: FaultRates): Promise
     },
   };
   const record = (id: string, method: string, fate: Fate) => {
-    let attempts = state.seen.get(id);
-    if (attempts === undefined) state.seen.set(id, (attempts = []));
+    const attempts = state.seen.get(id) ?? [];
+    if (attempts.length === 0) state.seen.set(id, attempts);
     attempts.push({ method, fate });
   };
 
