@@ -5,6 +5,7 @@
  * plugs HTTP connections in through `create` / `destroy` / `isHealthy`.
  */
 
+import { setMaxListeners } from 'node:events';
 import {
   AcquireTimeoutError,
   abortReason,
@@ -247,6 +248,8 @@ export class ResourcePool<R> {
     this.#idleTimeout = options.idleTimeout ?? Number.POSITIVE_INFINITY;
     this.#maxWaiting = options.maxWaiting ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
+    // Every create in flight listens on this one signal; many at once is normal, not a leak.
+    setMaxListeners(0, this.#abort.signal);
   }
 
   /** True once close() or destroy() was called. */
