@@ -328,7 +328,9 @@ export class Agent implements AsyncDisposable {
 function toUrl(input: string | URL): URL {
   let url: URL;
   try {
-    url = new URL(typeof input === 'string' ? input : input.href);
+    // A URL is read, never changed, so it need not be copied.
+    url = typeof input === 'string' ? new URL(input) : input;
+    if (!(url instanceof URL)) throw new TypeError('not a URL');
   } catch {
     throw new InvalidArgumentError('url must be an absolute http: or https: URL');
   }

@@ -1,12 +1,532 @@
+/**
+ * WHATWG `fetch()` over an {@link Agent}: each hop goes through `agent.request()` (so pools,
+ * retries and limits apply), the redirect chain is run here with {@link nextHop}, and the answer
+ * is Node's own global `Response`, its body a `ReadableStream` pulled from the connection.
+ *
+ * The common case (a string or URL, no body or a string body) takes a short path that builds
+ * no `Request`; other bodies are normalised once, before the first hop.
+ */
+import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import {
+  createBrotliDecompress,
+  createGunzip,
+  createInflate,
+  createInflateRaw,
+  type ZlibOptions,
+  constants as zlib,
+} from 'node:zlib';
+import { ResponseError } from '../errors.js';
+import type { HttpResponse } from '../http1/response.js';
 import type { Agent } from './agent.js';
+import { type HeaderPairs, toHeaderPairs } from './header-pairs.js';
+import { isRedirectStatus, nextHop, RedirectError } from './redirect.js';
+
+/** Redirects followed before the fetch fails (Fetch §4.4, step "redirect count is 20"). */
+const MAX_REDIRECTS = 20;
+/** Content codings decoded at most: a longer chain is refused (undici GHSA-g9mf-h72j-4rw9 style bombs). */
+const MAX_CODINGS = 5;
+
+const TEXT_PLAIN = 'text/plain;charset=UTF-8';
+const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
+
+type RedirectMode = 'follow' | 'manual' | 'error';
+type OutgoingBody = string | Uint8Array | AsyncIterable<Uint8Array> | null;
+
+/** One request, normalised: what every hop needs. */
+interface Prepared {
+  url: URL;
+  method: string;
+  headers: HeaderPairs;
+  body: OutgoingBody;
+  /** The body is a stream: it cannot be sent twice (a 307/308 then fails, as the spec says). */
+  streamed: boolean;
+  signal: AbortSignal | undefined;
+  redirect: RedirectMode;
+}
 
 /**
- * WHATWG fetch over an Agent. (Being written: see the fetch issue.)
+ * The body of {@link Agent.fetch}. Rejections follow Node's fetch: a bad argument is a
+ * TypeError; a failure of the exchange is `TypeError('fetch failed', { cause })` with the
+ * httpool error as `cause`; an abort rejects with the signal's reason.
  */
 export async function fetchThrough(
-  _agent: Agent,
-  _input: string | URL | Request,
-  _init?: RequestInit,
+  agent: Agent,
+  input: string | URL | Request,
+  init?: RequestInit,
 ): Promise<Response> {
-  throw new Error('not implemented yet');
+  const request =
+    (typeof input === 'string' || input instanceof URL) && isSimpleBody(init?.body)
+      ? prepareSimple(input, init)
+      : await prepareGeneral(input, init);
+  const signal = request.signal;
+  if (signal?.aborted) throw signal.reason;
+
+  let { url, method, headers, body } = request;
+  let redirects = 0;
+  // Node's fetch reports type 'cors' once a redirect left the first URL's origin.
+  let type: 'basic' | 'cors' = 'basic';
+  for (;;) {
+    let response: HttpResponse;
+    try {
+      response = await agent.request(url, { method, headers, body, signal, redirect: 'manual' });
+    } catch (error) {
+      throw failure(error, signal);
+    }
+    const status = response.status;
+    if (request.redirect !== 'manual' && isRedirectStatus(status)) {
+      let hop: ReturnType<typeof nextHop>;
+      try {
+        hop = nextHop(status, response.headers.get('location'), url, method, headers);
+        if (hop !== undefined) {
+          if (request.redirect === 'error') {
+            throw new RedirectError('redirected while redirect is "error"', status);
+          }
+          if (redirects >= MAX_REDIRECTS) {
+            throw new RedirectError(`more than ${MAX_REDIRECTS} redirects`, status);
+          }
+          if (hop.keepBody && request.streamed && body !== null) {
+            throw new RedirectError(
+              `a streamed body cannot be sent again after a ${status}`,
+              status,
+            );
+          }
+        }
+      } catch (error) {
+        void response.dump();
+        throw failure(error, signal);
+      }
+      if (hop !== undefined) {
+        // Read the redirect's own body away so its connection can carry the next hop.
+        await response.dump();
+        if (signal?.aborted) throw signal.reason;
+        if (hop.url.origin !== request.url.origin) type = 'cors';
+        url = hop.url;
+        method = hop.method;
+        headers = hop.headers;
+        if (!hop.keepBody) body = null;
+        redirects++;
+        continue;
+      }
+    }
+    return toResponse(response, url, method, redirects > 0, type, signal);
+  }
+}
+
+/** The reason to reject with: the signal's own reason after an abort, else `fetch failed`. */
+function failure(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return signal.reason;
+  return new TypeError('fetch failed', { cause: error });
+}
+
+// --- request normalisation ---
+
+function isSimpleBody(body: RequestInit['body'] | undefined): body is string | null | undefined {
+  return body === undefined || body === null || typeof body === 'string';
+}
+
+function parseUrl(input: string | URL): URL {
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch (error) {
+    throw new TypeError(`Failed to parse URL from ${String(input)}`, { cause: error });
+  }
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError('Request cannot be constructed from a URL that includes credentials');
+  }
+  return url;
+}
+
+/** Methods the Fetch standard upper-cases whatever case they were given in. */
+const NORMALISED_METHODS = new Map(
+  ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT'].map((m) => [m.toLowerCase(), m]),
+);
+const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
+
+function normaliseMethod(method: string | undefined): string {
+  if (method === undefined || method === 'GET') return 'GET';
+  const normal = NORMALISED_METHODS.get(method.toLowerCase()) ?? method;
+  if (FORBIDDEN_METHODS.has(normal.toUpperCase())) {
+    throw new TypeError(`'${normal}' HTTP method is unsupported.`);
+  }
+  return normal;
+}
+
+function redirectMode(mode: RequestInit['redirect']): RedirectMode {
+  if (mode === undefined || mode === 'follow' || mode === 'manual' || mode === 'error') {
+    return mode ?? 'follow';
+  }
+  throw new TypeError(`'${String(mode)}' is not a valid redirect mode`);
+}
+
+/** The short path: a string or URL, and no body or a string body. */
+function prepareSimple(input: string | URL, init: RequestInit | undefined): Prepared {
+  const url = parseUrl(input);
+  const method = normaliseMethod(init?.method);
+  const body = (init?.body ?? null) as string | null;
+  if (body !== null && (method === 'GET' || method === 'HEAD')) {
+    throw new TypeError('Request with GET/HEAD method cannot have body.');
+  }
+  const headers = toHeaderPairs(
+    (init?.headers ?? undefined) as Parameters<typeof toHeaderPairs>[0],
+  );
+  addDefaults(headers, url, body === null ? null : TEXT_PLAIN);
+  return {
+    url,
+    method,
+    headers,
+    body,
+    streamed: false,
+    signal: init?.signal ?? undefined,
+    redirect: redirectMode(init?.redirect),
+  };
+}
+
+/** Every other input: a `Request`, or a body that needs extracting. */
+async function prepareGeneral(
+  input: string | URL | Request,
+  init: RequestInit | undefined,
+): Promise<Prepared> {
+  if (input instanceof Request) {
+    const request = init === undefined ? input : new Request(input, init);
+    const url = parseUrl(request.url);
+    const headers: HeaderPairs = [];
+    for (const pair of request.headers) headers.push(pair);
+    // A Request's body is buffered: a string or bytes source can then follow a 307/308, as the
+    // spec allows; the Request holds no clue to tell a stream source apart.
+    const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer());
+    addDefaults(headers, url, null);
+    return {
+      url,
+      method: request.method,
+      headers,
+      body,
+      streamed: false,
+      signal: request.signal,
+      redirect: request.redirect as RedirectMode,
+    };
+  }
+  const url = parseUrl(typeof input === 'string' || input instanceof URL ? input : String(input));
+  const method = normaliseMethod(init?.method);
+  const headers = toHeaderPairs(
+    (init?.headers ?? undefined) as Parameters<typeof toHeaderPairs>[0],
+  );
+  const extracted = await extractBody(init);
+  if (extracted.body !== null && (method === 'GET' || method === 'HEAD')) {
+    throw new TypeError('Request with GET/HEAD method cannot have body.');
+  }
+  addDefaults(headers, url, extracted.type);
+  return {
+    url,
+    method,
+    headers,
+    body: extracted.body,
+    streamed: extracted.streamed,
+    signal: init?.signal ?? undefined,
+    redirect: redirectMode(init?.redirect),
+  };
+}
+
+interface Extracted {
+  body: OutgoingBody;
+  type: string | null;
+  streamed: boolean;
+}
+
+/** Fetch's "extract a body": the bytes (or stream) to send and the default Content-Type. */
+async function extractBody(init: RequestInit | undefined): Promise<Extracted> {
+  const body: unknown = init?.body ?? null;
+  if (body === null) return { body: null, type: null, streamed: false };
+  if (typeof body === 'string') return { body, type: TEXT_PLAIN, streamed: false };
+  if (body instanceof URLSearchParams) {
+    return { body: body.toString(), type: FORM_URLENCODED, streamed: false };
+  }
+  if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+    // The spec sends a copy of the bytes as they were when fetch() was called.
+    const view =
+      body instanceof ArrayBuffer
+        ? new Uint8Array(body)
+        : new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+    return { body: view.slice(), type: null, streamed: false };
+  }
+  if (body instanceof Blob) {
+    return {
+      body: new Uint8Array(await body.arrayBuffer()),
+      type: body.type === '' ? null : body.type,
+      streamed: false,
+    };
+  }
+  if (body instanceof ReadableStream || isAsyncIterable(body)) {
+    if ((init as { duplex?: unknown }).duplex !== 'half') {
+      throw new TypeError('RequestInit: duplex option is required when sending a body.');
+    }
+    if (body instanceof ReadableStream && body.locked) {
+      throw new TypeError('Response body object should not be disturbed or locked');
+    }
+    return { body: streamChunks(body as AsyncIterable<unknown>), type: null, streamed: true };
+  }
+  // FormData, and anything else Node's Body mixin understands (it stringifies the rest): let it
+  // write the bytes and pick the type (the multipart boundary, say).
+  const extracted = new Response(body as ConstructorParameters<typeof Response>[0]);
+  const type = extracted.headers.get('content-type');
+  return { body: new Uint8Array(await extracted.arrayBuffer()), type, streamed: false };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function'
+  );
+}
+
+/** A request body stream's chunks, which must be bytes (as the Fetch standard requires). */
+async function* streamChunks(source: AsyncIterable<unknown>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError('a request body stream must yield Uint8Array chunks');
+    }
+    yield chunk;
+  }
+}
+
+/** Adds the header fields fetch sends by default when the caller did not: Accept, Accept-Encoding, Content-Type. */
+function addDefaults(headers: HeaderPairs, url: URL, contentType: string | null): void {
+  let accept = false;
+  let acceptEncoding = false;
+  let type = contentType === null;
+  for (const pair of headers) {
+    const name = pair[0].toLowerCase();
+    if (name === 'accept') accept = true;
+    else if (name === 'accept-encoding') acceptEncoding = true;
+    else if (name === 'content-type') type = true;
+  }
+  if (!type) headers.push(['content-type', contentType!]);
+  if (!accept) headers.push(['accept', '*/*']);
+  if (!acceptEncoding) {
+    // Brotli only over TLS, as browsers and Node's fetch do: some cleartext middleboxes mangle it.
+    headers.push([
+      'accept-encoding',
+      url.protocol === 'https:' ? 'gzip, deflate, br' : 'gzip, deflate',
+    ]);
+  }
+}
+
+// --- the response ---
+
+/** Statuses whose responses have no body (Fetch "null body status"; 101 and 103 never get here). */
+function isNullBodyStatus(status: number): boolean {
+  return status === 204 || status === 205 || status === 304;
+}
+
+function toResponse(
+  response: HttpResponse,
+  url: URL,
+  method: string,
+  redirected: boolean,
+  type: 'basic' | 'cors',
+  signal: AbortSignal | undefined,
+): Response {
+  const status = response.status;
+  if (status < 200 || status > 599) {
+    void response.dump();
+    throw failure(
+      new ResponseError(`status ${status} cannot be given to a fetch Response`),
+      signal,
+    );
+  }
+  const nullBody = method === 'HEAD' || isNullBodyStatus(status);
+  let body: ReadableStream<Uint8Array> | null = null;
+  if (nullBody) void response.dump();
+  else {
+    let source: AsyncIterable<Uint8Array> = response.body;
+    const coding = response.headers.get('content-encoding');
+    if (coding !== null) {
+      try {
+        source = decode(source, coding);
+      } catch (error) {
+        void response.dump();
+        throw failure(error, signal);
+      }
+    }
+    body = bodyStream(source, signal);
+    // A body nobody reads would hold its connection for good: give it up once the stream is
+    // garbage (the holdings never reach the stream, so they do not keep it alive).
+    unread.register(body, response);
+  }
+  let out: Response;
+  try {
+    out = new Response(body, { status, statusText: response.statusText });
+  } catch {
+    // A reason phrase the Response constructor refuses (it is only informative): drop it.
+    out = new Response(body, { status });
+  }
+  const fields = out.headers;
+  const raw = response.headers.raw;
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) fields.append(raw[i]!, raw[i + 1]!);
+  } catch (error) {
+    void body?.cancel();
+    throw failure(
+      new ResponseError('a header field fetch cannot represent', { cause: error }),
+      signal,
+    );
+  }
+  let href = url.href;
+  if (url.hash !== '') href = href.slice(0, href.length - url.hash.length);
+  Object.defineProperties(out, {
+    url: { value: href, enumerable: false },
+    redirected: { value: redirected, enumerable: false },
+    type: { value: type, enumerable: false },
+  });
+  return out;
+}
+
+/** Gives up the body of a response whose stream was collected unread (a no-op once it was read). */
+const unread = new FinalizationRegistry<HttpResponse>((response) => {
+  void response.dump();
+});
+
+/**
+ * The response body as a `ReadableStream`: each `pull` takes one chunk from the connection, so
+ * a consumer that stops reading leaves the socket paused (backpressure); `cancel` gives the
+ * body up. An abort errors the stream with the signal's reason, as in Node's fetch.
+ */
+function bodyStream(
+  source: AsyncIterable<Uint8Array>,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  const iterator = source[Symbol.asyncIterator]();
+  let done = false;
+  let onAbort: (() => void) | undefined;
+  const finish = () => {
+    done = true;
+    if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (signal === undefined) return;
+      onAbort = () => {
+        if (done) return;
+        finish();
+        controller.error(signal.reason);
+        void iterator.return?.();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    },
+    pull(controller) {
+      return iterator.next().then(
+        (result) => {
+          if (done) return;
+          if (result.done === true) {
+            finish();
+            controller.close();
+            return;
+          }
+          const chunk = result.value;
+          // A plain Uint8Array view, as fetch gives (a Buffer's slice() would not copy): no copy.
+          controller.enqueue(
+            chunk.constructor === Uint8Array
+              ? chunk
+              : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+          );
+        },
+        (error: unknown) => {
+          if (done) return;
+          finish();
+          controller.error(
+            signal?.aborted ? signal.reason : new TypeError('terminated', { cause: error }),
+          );
+        },
+      );
+    },
+    cancel() {
+      if (done) return;
+      finish();
+      return iterator.return?.().then(() => undefined);
+    },
+  });
+}
+
+// --- content decoding ---
+
+/**
+ * Undoes the content codings of `value` (applied in the order listed, so undone in reverse):
+ * gzip, deflate (zlib-wrapped or raw) and br. An unknown coding leaves the body as it is, as
+ * Node's fetch does; more than {@link MAX_CODINGS} is refused.
+ */
+function decode(source: AsyncIterable<Uint8Array>, value: string): AsyncIterable<Uint8Array> {
+  const codings = value
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'identity');
+  if (codings.length === 0) return source;
+  if (codings.length > MAX_CODINGS) {
+    throw new ResponseError(`too many content codings (${codings.length}, at most ${MAX_CODINGS})`);
+  }
+  const decoders: Transform[] = [];
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const coding = codings[i]!;
+    if (coding === 'gzip' || coding === 'x-gzip') decoders.push(createGunzip(LENIENT));
+    else if (coding === 'deflate') decoders.push(new DeflateDecoder());
+    else if (coding === 'br') {
+      decoders.push(
+        createBrotliDecompress({
+          flush: zlib.BROTLI_OPERATION_FLUSH,
+          finishFlush: zlib.BROTLI_OPERATION_FLUSH,
+        }),
+      );
+    } else return source;
+  }
+  return pipeline([Readable.from(source, { objectMode: false }), ...decoders], () => {
+    // Errors reach the reader through the last stream; nothing to do here.
+  }) as unknown as AsyncIterable<Uint8Array>;
+}
+
+/** Like browsers, accept a stream cut short at a flush point rather than failing the body. */
+const LENIENT: ZlibOptions = { flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH };
+
+/**
+ * `Content-Encoding: deflate` is meant to be zlib-wrapped (RFC 9110 §8.4.1.2), but servers
+ * send raw deflate too. The first byte tells: a zlib header's low nibble is 8 (the CM field).
+ */
+class DeflateDecoder extends Transform {
+  #inner: Transform | undefined;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    let inner = this.#inner;
+    if (inner === undefined) {
+      if (chunk.byteLength === 0) {
+        callback();
+        return;
+      }
+      inner = (chunk[0]! & 0x0f) === 0x08 ? createInflate(LENIENT) : createInflateRaw(LENIENT);
+      inner.on('data', (data: Buffer) => {
+        if (!this.push(data)) inner!.pause();
+      });
+      inner.on('error', (error) => this.destroy(error));
+      this.#inner = inner;
+    }
+    inner.write(chunk, callback);
+  }
+
+  override _read(size: number): void {
+    this.#inner?.resume();
+    super._read(size);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const inner = this.#inner;
+    if (inner === undefined) {
+      callback();
+      return;
+    }
+    inner.once('end', () => callback());
+    inner.end();
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.#inner?.destroy();
+    callback(error);
+  }
 }
