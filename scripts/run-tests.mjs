@@ -14,9 +14,14 @@ function findTests(dir) {
   return out;
 }
 
-const filter = process.argv.slice(2);
+// Filters are paths under the repository (`test/client`, `test/http1/parser`), matched as
+// prefixes of the compiled file's path that end at a `/` or `.` (so `test/cli` is not
+// `test/client`).
+const filters = process.argv.slice(2).map((part) => join('build', part.replace(/\/+$/, '')));
+const matches = (file) =>
+  filters.some((prefix) => file.startsWith(prefix) && '/.'.includes(file[prefix.length] ?? '/'));
 const files = findTests('build/test')
-  .filter((f) => filter.length === 0 || filter.some((part) => f.includes(part)))
+  .filter((f) => filters.length === 0 || matches(f))
   .sort();
 if (files.length === 0) {
   console.error('no test files found under build/test');

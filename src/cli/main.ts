@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * `httpool`: the command-line program. `httpool fetch` fetches many URLs as a crawler would,
+ * `httpool bench` load-tests one origin, `httpool demo` compares a pooled crawl with one that
+ * opens a connection per request. Built only on the package's public API.
+ *
+ * Exit status: 0 success, 1 when a request failed, 2 for a usage error.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { firstLine, UsageError } from './args.js';
+import { benchCommand } from './bench.js';
+import { demoCommand } from './demo.js';
+import { fetchCommand } from './fetch.js';
+import { type Io, processIo } from './io.js';
+
+/** Help text of `httpool` itself. */
+export const MAIN_HELP = `Usage: httpool COMMAND [options]
+
+An HTTP/1.1 connection pool and client for Node.js, from the command line.
+
+Commands:
+  fetch [URL...] [--input FILE|-]   fetch many URLs through one pool per origin and
+                                    report requests, bytes, connections, reuse, latency
+  bench URL                         load-test one origin through one connection pool
+  demo                              crawl an embedded local site with and without
+                                    connection reuse and compare (what npm start runs)
+
+Options:
+  -h, --help        show this help (or: httpool COMMAND --help)
+  -V, --version     print the version
+
+Exit status: 0 when everything succeeded, 1 when a request failed, 2 for a usage error.
+`;
+
+const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {
+  fetch: fetchCommand,
+  bench: benchCommand,
+  demo: demoCommand,
+};
+
+/** The package version, read from the package.json above the running file. */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+      };
+      if (pkg.name === 'httpool' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: look one directory up
+    }
+    dir = dirname(dir);
+  }
+  return 'unknown';
+}
+
+/** Runs the program with `argv` (without `node` and the script) and returns the exit status. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined) {
+      io.stderr.write(MAIN_HELP);
+      return 2;
+    }
+    if (first === '-h' || first === '--help' || first === 'help') {
+      const topic = first === 'help' ? rest[0] : undefined;
+      if (topic !== undefined && COMMANDS[topic] !== undefined)
+        return await COMMANDS[topic](['--help'], io);
+      io.stdout.write(MAIN_HELP);
+      return 0;
+    }
+    if (first === '-V' || first === '--version') {
+      io.stdout.write(`${packageVersion()}\n`);
+      return 0;
+    }
+    const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+    if (command === undefined) {
+      throw new UsageError(
+        first.startsWith('-')
+          ? `unknown option ${first}`
+          : `unknown command ${JSON.stringify(first)}`,
+      );
+    }
+    return await command(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      const hint = first !== undefined && Object.hasOwn(COMMANDS, first) ? ` ${first}` : '';
+      io.stderr.write(`httpool: ${firstLine(error.message)} (see httpool${hint} --help)\n`);
+      return error.exitCode;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2), processIo()).then(
+  (status) => {
+    process.exitCode = status;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `httpool: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

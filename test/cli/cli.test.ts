@@ -1,0 +1,413 @@
+/**
+ * The command-line program, driven as a real process (`node dist/cli/main.js ...`) against
+ * loopback servers started here: JSON output checked against what the servers saw, exit
+ * statuses, usage errors, stdin input, saved file names, bench counts and the demo.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { BenchResult } from '../../src/cli/bench.js';
+import type { DemoResult } from '../../src/cli/demo.js';
+import type { FetchSummary } from '../../src/cli/fetch.js';
+import { startHttpServer, type TestServer } from '../helpers/servers.js';
+
+// build/test/cli/cli.test.js -> dist/cli/main.js
+const MAIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
+const PACKAGE_JSON = fileURLToPath(new URL('../../../package.json', import.meta.url));
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the CLI with `args`, optionally writing `stdin`, killed after `timeoutMs`. */
+function cli(args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`httpool ${args.join(' ')} timed out; stderr: ${stderr}`));
+    }, options.timeoutMs ?? 15_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+function json<T>(run: Run): T {
+  try {
+    return JSON.parse(run.stdout) as T;
+  } catch {
+    throw new Error(`not JSON (exit ${run.code}): ${run.stdout}\nstderr: ${run.stderr}`);
+  }
+}
+
+/** Body of `/size/N` is N bytes; `/status/N` answers status N; `/slow` never answers. */
+function handler(
+  req: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+) {
+  const url = req.url ?? '/';
+  const size = /^\/size\/(\d+)/.exec(url);
+  const status = /^\/status\/(\d+)/.exec(url);
+  if (url.startsWith('/slow')) return; // never answers
+  const code = status === null ? 200 : Number(status[1]);
+  const body = size === null ? `body of ${url}` : 'x'.repeat(Number(size[1]));
+  res.writeHead(code, { 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+describe('httpool CLI', () => {
+  const servers: TestServer[] = [];
+  let a: TestServer;
+  let b: TestServer;
+  let dir: string;
+  const fresh = async () => {
+    const server = await startHttpServer(handler);
+    servers.push(server);
+    return server;
+  };
+  before(async () => {
+    a = await fresh();
+    b = await fresh();
+    dir = await mkdtemp(join(tmpdir(), 'httpool-cli-'));
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('--help, COMMAND --help and --version', async () => {
+    const help = await cli(['--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: httpool COMMAND/);
+    for (const command of ['fetch', 'bench', 'demo']) {
+      const run = await cli([command, '--help']);
+      assert.equal(run.code, 0, command);
+      assert.match(run.stdout, new RegExp(`Usage: httpool ${command}`));
+    }
+    const fetchHelp = await cli(['fetch', '--help']);
+    assert.match(fetchHelp.stdout, /HTTP_<status>/, 'documents what counts as failed');
+    const version = await cli(['--version']);
+    const pkg = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string };
+    assert.equal(version.code, 0);
+    assert.equal(version.stdout.trim(), pkg.version);
+  });
+
+  test('usage errors: one line on stderr, exit 2, nothing reaches the server', async () => {
+    const server = await fresh();
+    const url = `${server.origin}/size/10`;
+    const cases: string[][] = [
+      ['fetch', '--bogus', url],
+      ['fetch', '--concurrency', 'abc', url],
+      ['fetch', '--concurrency', '0', url],
+      ['fetch', '--timeout', '1.5x', url],
+      ['fetch', url, 'http://[not a url'],
+      ['fetch', url, 'ftp://127.0.0.1/x'],
+      ['fetch', '--input', join(dir, 'does-not-exist.txt')],
+      ['fetch'],
+      ['fetch', url, '--json=yes'],
+      ['bench'],
+      ['bench', url, url],
+      ['bench', url, '--requests', 'many'],
+      ['bench', url, '--duration', '100000'],
+      ['bench', url, '--header', 'no colon here'],
+      ['bench', url, '--method', 'GE T'],
+      ['bench', url, '--body', `@${join(dir, 'missing-body')}`],
+      ['demo', '--pages', '-3'],
+      ['frobnicate'],
+      ['--nope'],
+    ];
+    await writeFile(join(dir, 'bad-line.txt'), `${url}\nnot a url at all\n`);
+    cases.push(['fetch', '--input', join(dir, 'bad-line.txt')]);
+    for (const args of cases) {
+      const run = await cli(args);
+      assert.equal(run.code, 2, `${args.join(' ')}: exit ${run.code}, stderr ${run.stderr}`);
+      assert.equal(run.stdout, '', args.join(' '));
+      const lines = run.stderr.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(lines[0]!, /^httpool: /);
+    }
+    assert.match((await cli(['fetch', '--input', join(dir, 'bad-line.txt')])).stderr, /line 2/);
+    const none = await cli([]);
+    assert.equal(none.code, 2);
+    assert.equal(server.requests, 0);
+    assert.equal(server.connections, 0);
+  });
+
+  test('fetch --json: counts, bytes and connections match what the servers saw', async () => {
+    const before = { a: a.requests, ac: a.connections, b: b.requests, bc: b.connections };
+    const urls: string[] = [];
+    let bytes = 0;
+    for (let i = 0; i < 40; i++) {
+      const size = 100 + i * 37;
+      urls.push(`${(i % 2 === 0 ? a : b).origin}/size/${size}?i=${i}`);
+      bytes += size;
+    }
+    const run = await cli([
+      'fetch',
+      '--json',
+      '--concurrency',
+      '8',
+      '--max-per-origin',
+      '2',
+      ...urls,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.requests, 40);
+    assert.equal(out.succeeded, 40);
+    assert.equal(out.failed, 0);
+    assert.equal(out.bytes, bytes);
+    assert.deepEqual(out.errors, {});
+    assert.equal(typeof out.durationMs, 'number');
+    for (const [server, key] of [
+      [a, 'a'],
+      [b, 'b'],
+    ] as const) {
+      const o = out.perOrigin[server.origin];
+      assert.ok(o, `perOrigin has ${server.origin}`);
+      assert.equal(o.requests, 20);
+      assert.equal(o.succeeded, 20);
+      assert.equal(o.requests, server.requests - before[key]);
+      assert.equal(o.connectionsOpened, server.connections - before[`${key}c`]);
+      assert.ok(o.connectionsOpened >= 1 && o.connectionsOpened <= 2, `${o.connectionsOpened}`);
+      assert.ok(o.reuseRatio >= 0.85, `reuse ${o.reuseRatio}`);
+      assert.ok(o.latency.p99 >= o.latency.p50);
+    }
+    assert.equal(out.connectionsOpened, a.connections - before.ac + (b.connections - before.bc));
+  });
+
+  test('fetch: failures are counted by code and never stop the others; exit 1', async () => {
+    const closed = await fresh();
+    const refused = `${closed.origin}/x`;
+    await closed.close();
+    const urls = [
+      `${a.origin}/status/404`,
+      `${a.origin}/status/500`,
+      `${a.origin}/slow`,
+      refused,
+      ...Array.from({ length: 6 }, (_, i) => `${a.origin}/ok/${i}`),
+    ];
+    const run = await cli(['fetch', '--json', '--timeout', '300', ...urls]);
+    assert.equal(run.code, 1, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.requests, 10);
+    assert.equal(out.succeeded, 6);
+    assert.equal(out.failed, 4);
+    assert.deepEqual(Object.fromEntries(Object.entries(out.errors).sort()), {
+      ERR_SOCKET: 1,
+      ERR_TIMEOUT: 1,
+      HTTP_404: 1,
+      HTTP_500: 1,
+    });
+    const codes = (out.failures as { url: string; code: string }[]).map(
+      (f) => `${f.code} ${f.url}`,
+    );
+    assert.ok(codes.includes(`ERR_SOCKET ${refused}`), codes.join(', '));
+    assert.ok(codes.includes(`ERR_TIMEOUT ${a.origin}/slow`), codes.join(', '));
+    // Each failure is reported on stderr too.
+    assert.match(run.stderr, /HTTP_404 .*\/status\/404/);
+  });
+
+  test('fetch --retry retries a 503 and then succeeds', async () => {
+    let calls = 0;
+    const flaky = await startHttpServer((_req, res) => {
+      calls++;
+      const status = calls === 1 ? 503 : 200;
+      res.writeHead(status, { 'content-length': 2 });
+      res.end('ok');
+    });
+    servers.push(flaky);
+    const run = await cli(['fetch', '--json', '--retry', '2', `${flaky.origin}/r`]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.succeeded, 1);
+    assert.equal(flaky.requests, 2);
+    assert.equal(out.perOrigin[flaky.origin]?.requestsSent, 2);
+  });
+
+  test('fetch --input - reads URLs from stdin (blank lines and comments skipped)', async () => {
+    const server = await fresh();
+    const stdin = `# a list\n${server.origin}/size/5\n\n  ${server.origin}/size/7  \r\n${server.origin}/size/11\n`;
+    const run = await cli(['fetch', '--input', '-', '--json'], { stdin });
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.requests, 3);
+    assert.equal(out.bytes, 23);
+    assert.equal(server.requests, 3);
+  });
+
+  test('fetch without --json prints a table per origin', async () => {
+    const run = await cli(['fetch', `${a.origin}/size/3`, `${b.origin}/status/404`]);
+    assert.equal(run.code, 1);
+    assert.match(
+      run.stdout,
+      /origin\s+requests\s+ok\s+failed\s+bytes\s+conns\s+reuse\s+p50\s+p99\s+req\/s/,
+    );
+    assert.ok(run.stdout.includes(a.origin) && run.stdout.includes(b.origin));
+    assert.match(run.stdout, /errors: HTTP_404 1/);
+  });
+
+  test('fetch --output writes bodies under safe, unique names inside DIR', async () => {
+    const out = join(dir, 'saved');
+    const server = await fresh();
+    const o = server.origin;
+    const urls = [
+      `${o}/a/../../../etc/passwd`,
+      `${o}/%2e%2e/%2e%2e/x?q=1&next=../../y`,
+      `${o}/dir/page.html?x=1`,
+      `${o}/dir/page.html?x=2`,
+      `${o}/dir/page.html?x=1`, // the same URL twice: two files, no clash
+      `${o}/weird/na me%00<>|:*"?.txt`,
+      `${o}/${'long'.repeat(100)}`,
+      `${o}/`,
+      `${o}/status/404`, // not saved
+    ];
+    const run = await cli(['fetch', '--json', '--output', out, ...urls]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.equal(json<FetchSummary>(run).saved, 8);
+    const names = await readdir(out);
+    assert.equal(names.length, 8, names.join(', '));
+    assert.equal(new Set(names).size, 8);
+    for (const name of names) {
+      assert.match(name, /^[A-Za-z0-9][A-Za-z0-9._-]*$/, name);
+      assert.ok(!name.includes('..'), name);
+      assert.ok(name.length <= 120, name);
+    }
+    // Nothing was written outside DIR.
+    assert.deepEqual((await readdir(dir)).filter((n) => n !== 'bad-line.txt').sort(), ['saved']);
+    const html = names.filter((n) => n.includes('dir_page') && n.endsWith('.html'));
+    assert.equal(html.length, 3, names.join(', '));
+    const contents = await Promise.all(html.map((n) => readFile(join(out, n), 'utf8')));
+    assert.deepEqual(contents.sort(), [
+      'body of /dir/page.html?x=1',
+      'body of /dir/page.html?x=1',
+      'body of /dir/page.html?x=2',
+    ]);
+  });
+
+  test('bench --requests 500 --json: counts match the server', async () => {
+    const server = await fresh();
+    const run = await cli([
+      'bench',
+      `${server.origin}/size/64`,
+      '--requests',
+      '500',
+      '--connections',
+      '4',
+      '--json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<BenchResult>(run);
+    assert.equal(out.requests, 500);
+    assert.equal(server.requests, 500);
+    assert.equal(out.bytes, 500 * 64);
+    assert.equal(out.connectionsOpened, server.connections);
+    assert.ok(server.connections >= 1 && server.connections <= 4, `${server.connections}`);
+    assert.deepEqual(out.errors, {});
+    assert.ok(out.requestsPerSecond > 0);
+    const l = out.latency;
+    for (const k of ['p50', 'p90', 'p99', 'max'] as const) assert.equal(typeof l[k], 'number', k);
+    assert.ok(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max);
+    assert.equal(run.stderr, '', 'no progress line when stderr is not a terminal');
+  });
+
+  test('bench sends the method, headers and body given; errors by status; exit 1', async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (d: string) => {
+        body += d;
+      });
+      req.on('end', () => {
+        seen.push(`${req.method} ${req.headers['x-test']} ${body}`);
+        res.writeHead(seen.length % 2 === 0 ? 500 : 200, { 'content-length': 0 });
+        res.end();
+      });
+    });
+    servers.push(server);
+    await writeFile(join(dir, 'body.json'), '{"a":1}');
+    const run = await cli([
+      'bench',
+      `${server.origin}/post`,
+      '-n',
+      '20',
+      '-c',
+      '2',
+      '--method',
+      'POST',
+      '--header',
+      'X-Test: yes',
+      '--body',
+      `@${join(dir, 'body.json')}`,
+      '--json',
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    const out = json<BenchResult>(run);
+    assert.equal(out.requests, 20);
+    assert.deepEqual(out.errors, { HTTP_500: 10 });
+    assert.equal(out.failed, 10);
+    assert.deepEqual(new Set(seen), new Set(['POST yes {"a":1}']));
+    assert.equal(seen.length, 20);
+  });
+
+  test('bench --duration stops in time and counts what the server saw', async () => {
+    const server = await fresh();
+    const started = Date.now();
+    const run = await cli([
+      'bench',
+      `${server.origin}/d`,
+      '--duration',
+      '0.4',
+      '-c',
+      '2',
+      '--json',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<BenchResult>(run);
+    assert.ok(out.requests > 0);
+    assert.equal(out.requests, server.requests);
+    assert.ok(out.durationMs < 2000, `${out.durationMs}`);
+    assert.ok(Date.now() - started < 5000);
+  });
+
+  test('demo: the pooled crawl opens far fewer connections than the other', async () => {
+    const run = await cli(['demo', '--pages', '80', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const out = json<DemoResult>(run);
+    const [pooled, unpooled] = out.runs;
+    assert.equal(pooled.requests, out.resources);
+    assert.equal(unpooled.requests, out.resources);
+    assert.equal(pooled.succeeded, pooled.requests);
+    assert.ok(pooled.connectionsOpened <= 6, `${pooled.connectionsOpened}`);
+    assert.equal(pooled.serverConnections, pooled.connectionsOpened);
+    assert.equal(unpooled.connectionsOpened, unpooled.requests);
+    assert.equal(unpooled.serverRequests, unpooled.requests);
+
+    const text = await cli(['demo']); // what npm start runs
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /pooled\s+451\s+451\s+\d+ \(server saw \d+\)/);
+    assert.match(text.stdout, /no reuse\s+451\s+451\s+451 \(server saw 451\)/);
+  });
+});
