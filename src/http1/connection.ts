@@ -106,6 +106,8 @@ type Exchange = {
   drainedBytes: number;
   /** Draining would read more than `maxDrainBytes`: close instead. */
   drainExceeded: boolean;
+  /** The server switched protocols (101), which this client never asks for. */
+  upgraded: boolean;
 };
 
 /**
@@ -269,6 +271,7 @@ export class Http1Connection implements BodySource {
         draining: false,
         drainedBytes: 0,
         drainExceeded: false,
+        upgraded: false,
       };
       this.#exchange = exchange;
       this.#state = 'busy';
@@ -403,13 +406,14 @@ export class Http1Connection implements BodySource {
       this.#fail(new SocketError('closed instead of draining a large unread response'), exchange);
       return;
     }
+    if (exchange.upgraded) {
+      // The parser stops after a 101 head; whatever follows is not HTTP.
+      this.#fail(new ResponseError('unexpected protocol switch (101)'), exchange);
+      return;
+    }
     if (consumed < chunk.byteLength && this.#exchange === exchange) {
-      if (exchange.responseComplete) exchange.poisoned = true;
-      else {
-        // The parser stops early only after a complete message or a 101 head.
-        this.#fail(new ResponseError('unexpected protocol switch (101)'), exchange);
-        return;
-      }
+      // The parser stops early only after a complete message (or a 101, handled above).
+      exchange.poisoned = true;
     }
     if (exchange.responseComplete && this.#exchange === exchange) {
       if (exchange.requestWritten) this.#endExchange(exchange);
@@ -423,7 +427,10 @@ export class Http1Connection implements BodySource {
 
   #onHead(head: ResponseHead): void {
     const exchange = this.#exchange!;
-    if (head.upgrade) return; // refused in #onSocketData: the parser stops after a 101 head
+    if (head.upgrade) {
+      exchange.upgraded = true; // refused in #onSocketData, once the parser has returned
+      return;
+    }
     if (!head.keepAlive) exchange.keepAlive = false;
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = keepAliveTimeout(head.rawHeaders);
@@ -531,8 +538,15 @@ export class Http1Connection implements BodySource {
       exchange.signal.removeEventListener('abort', exchange.onAbort);
     }
     this.#completedExchanges++;
+    // A fixed-length body counts as written once it is queued on the socket, but bytes still
+    // in the write buffer mean the server answered before reading all of it (an early
+    // response): a next request would queue behind them, so the connection is not reused.
     const reusable =
-      exchange.keepAlive && !exchange.poisoned && !this.#socket.destroyed && this.#socket.readable;
+      exchange.keepAlive &&
+      !exchange.poisoned &&
+      !this.#socket.destroyed &&
+      this.#socket.readable &&
+      this.#socket.writableLength === 0;
     if (reusable) this.#state = 'idle';
     else this.#destroy(undefined);
     this.#events.onExchangeEnd?.(reusable);

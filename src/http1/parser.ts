@@ -387,13 +387,15 @@ export class ResponseParser {
           break;
         }
         case BODY_EOF: {
-          const n = length - i;
-          if (this.#bodyBytes + n > this.#limits.maxResponseSize) {
-            throw new ResponseLimitError('maxResponseSize', this.#limits.maxResponseSize);
+          // Up to the limit, then fail: the bytes delivered do not depend on how input was split.
+          const limit = this.#limits.maxResponseSize;
+          const n = Math.min(length - i, limit - this.#bodyBytes);
+          if (n > 0) {
+            this.#bodyBytes += n;
+            this.#events.onData(buf.subarray(i, i + n));
+            i += n;
           }
-          this.#bodyBytes += n;
-          this.#events.onData(buf.subarray(i, length));
-          i = length;
+          if (i < length) throw new ResponseLimitError('maxResponseSize', limit);
           break;
         }
         case CHUNK_LINE:
@@ -450,7 +452,9 @@ export class ResponseParser {
     const need = this.#scratchLength + (end - start);
     let scratch = this.#scratch;
     if (scratch === null || scratch.length < need) {
-      const grown = Buffer.allocUnsafe(Math.max(need, Math.min(2 * (scratch?.length ?? 128), 1 << 16)));
+      const grown = Buffer.allocUnsafe(
+        Math.max(need, Math.min(2 * (scratch?.length ?? 128), 1 << 16)),
+      );
       if (scratch !== null) scratch.copy(grown, 0, 0, this.#scratchLength);
       this.#scratch = scratch = grown;
     }
@@ -496,7 +500,8 @@ export class ResponseParser {
           break;
         case H_PROTOCOL:
           // RFC 9112 §2.3: HTTP-name is "HTTP" (case-sensitive); no RTSP/ICE.
-          if (b !== PROTOCOL[this.#matched]) this.#fail('expected HTTP/ at the start of the status line');
+          if (b !== PROTOCOL[this.#matched])
+            this.#fail('expected HTTP/ at the start of the status line');
           if (++this.#matched === PROTOCOL.length) hs = H_MAJOR;
           i++;
           break;
@@ -868,7 +873,8 @@ export class ResponseParser {
         case C_EXT_QUOTED:
           if (b === DQUOTE) cs = C_EXT_AFTER_VALUE;
           else if (b === BACKSLASH) cs = C_EXT_QUOTED_ESCAPE;
-          else if (QDTEXT[b] !== 1) this.#fail('invalid character in a chunk extension quoted value');
+          else if (QDTEXT[b] !== 1)
+            this.#fail('invalid character in a chunk extension quoted value');
           break;
         case C_EXT_QUOTED_ESCAPE:
           if (TEXT[b] !== 1) this.#fail('invalid character in a chunk extension quoted value');

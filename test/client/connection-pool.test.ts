@@ -6,6 +6,7 @@ import {
   EmptyPoolError,
   InvalidArgumentError,
   PoolClosedError,
+  ResponseError,
   SocketError,
 } from '../../src/index.js';
 import { eventually, sleep, startHttpServer, startRawServer } from '../helpers/servers.js';
@@ -440,4 +441,21 @@ describe('ConnectionPool against raw servers', () => {
     await pool.close();
     await server.close();
   });
+});
+
+describe('protocol switches', () => {
+  for (const trailing of ['', 'and then some bytes']) {
+    test(`an unrequested 101 is refused (${trailing === '' ? 'head alone' : 'with bytes after it'})`, async () => {
+      const server = await startRawServer((socket) => {
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: upgrade\r\n\r\n${trailing}`,
+        );
+      });
+      const pool = new ConnectionPool(server.origin);
+      await assert.rejects(pool.request({ headersTimeout: 2000 }), ResponseError);
+      assert.equal(pool.stats().open, 0);
+      await pool.close();
+      await server.close();
+    });
+  }
 });

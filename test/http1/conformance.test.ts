@@ -87,7 +87,9 @@ function planFor(c: Case): Plan {
   const why = policy[c.id];
   if (why !== undefined) return { kind: 'error', why, before: [] };
   if (c.id.startsWith('http-parser-') && c.divergesFrom !== undefined) {
-    const other = c.divergesFrom.map((id) => byId.get(id)).find((o) => o?.source.startsWith('llhttp'));
+    const other = c.divergesFrom
+      .map((id) => byId.get(id))
+      .find((o) => o?.source.startsWith('llhttp'));
     if (other !== undefined) return planFor(other);
   }
   // http-parser's test_scan triples concatenate responses[] entries. When one of them is an entry
@@ -99,7 +101,11 @@ function planFor(c: Case): Plan {
       assert.ok(entry !== undefined, `${c.id}: component ${part}`);
       const sub = planFor(entry);
       if (sub.kind === 'error') {
-        return { kind: 'error', why: `component ${entry.id}: ${sub.why}`, before: (c.expect.messages ?? []).slice(0, k) };
+        return {
+          kind: 'error',
+          why: `component ${entry.id}: ${sub.why}`,
+          before: (c.expect.messages ?? []).slice(0, k),
+        };
       }
     }
   }
@@ -219,7 +225,8 @@ function checkMessage(id: string, got: Got, want: ExpectedMessage): void {
   if (want.contentLength !== undefined) {
     // llhttp reports 0 when the header is absent; its F_CONTENT_LENGTH flag says whether it was there.
     const present = want.flags === undefined || want.flags.includes('F_CONTENT_LENGTH');
-    const expected = want.flags === undefined ? want.contentLength : present ? want.contentLength : null;
+    const expected =
+      want.flags === undefined ? want.contentLength : present ? want.contentLength : null;
     assert.equal(got.head.contentLength, expected, `${where}: contentLength`);
   }
   if (want.upgrade !== undefined) assert.equal(got.head.upgrade, want.upgrade, `${where}: upgrade`);
@@ -304,7 +311,10 @@ describe('conformance corpus (strict)', () => {
             checkMessage(c.id, done[k]!, want);
           });
           // A dead parser keeps failing with the same error.
-          assert.throws(() => out.parser.execute(Buffer.from('x')), (e) => e === out.error);
+          assert.throws(
+            () => out.parser.execute(Buffer.from('x')),
+            (e) => e === out.error,
+          );
         } else {
           assert.equal(out.error, null, `${how}: unexpected error ${String(out.error)}`);
           if (!plan.errnoOnly) checkAccepted(c, plan.expect, out);

@@ -60,6 +60,7 @@ function run(pieces: Uint8Array[], options: RunOptions = {}): Result {
     if (options.eof === true) parser.finish();
   } catch (error) {
     result.error = error;
+    result.consumed = -1; // how much was consumed before a failure depends on the split
   }
   return result;
 }
@@ -84,7 +85,10 @@ function parseEverySplit(raw: string, options: RunOptions = {}): Result {
 
 function assertLimit(raw: string, limit: keyof ParserLimits, options: RunOptions = {}): void {
   const result = parseEverySplit(raw, options);
-  assert.ok(result.error instanceof ResponseLimitError, `expected ${limit}, got ${String(result.error)}`);
+  assert.ok(
+    result.error instanceof ResponseLimitError,
+    `expected ${limit}, got ${String(result.error)}`,
+  );
   assert.equal(result.error.limit, limit);
 }
 
@@ -119,9 +123,20 @@ describe('ResponseParser: framing', () => {
   });
 
   it('trims OWS around values and keeps names as received', () => {
-    const r = parseEverySplit('HTTP/1.1 200 \r\nX-A:\t a b \t\r\nx-empty:\r\nX-SP:   \r\nContent-Length: 0\r\n\r\n');
+    const r = parseEverySplit(
+      'HTTP/1.1 200 \r\nX-A:\t a b \t\r\nx-empty:\r\nX-SP:   \r\nContent-Length: 0\r\n\r\n',
+    );
     assert.equal(r.head?.statusText, '');
-    assert.deepEqual(r.head?.rawHeaders, ['X-A', 'a b', 'x-empty', '', 'X-SP', '', 'Content-Length', '0']);
+    assert.deepEqual(r.head?.rawHeaders, [
+      'X-A',
+      'a b',
+      'x-empty',
+      '',
+      'X-SP',
+      '',
+      'Content-Length',
+      '0',
+    ]);
   });
 
   it('reads a chunked body with extensions and trailers', () => {
@@ -141,7 +156,8 @@ describe('ResponseParser: framing', () => {
   });
 
   it('reads a close-delimited body until finish()', () => {
-    const raw = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome body\r\n\r\nHTTP/1.1 200 OK';
+    const raw =
+      'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nsome body\r\n\r\nHTTP/1.1 200 OK';
     const open = parseEverySplit(raw);
     assert.equal(open.trailers, null, 'not complete before EOF');
     assert.equal(open.head?.keepAlive, false);
@@ -150,7 +166,9 @@ describe('ResponseParser: framing', () => {
     assert.equal(closed.error, null);
     assert.deepEqual(closed.trailers, []);
     // A Transfer-Encoding that does not end in chunked is also read until close (RFC 9112 §6.3).
-    const te = parseEverySplit('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc', { eof: true });
+    const te = parseEverySplit('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabc', {
+      eof: true,
+    });
     assert.equal(te.body, 'abc');
     assert.equal(te.head?.chunked, false);
     assert.deepEqual(te.trailers, []);
@@ -193,12 +211,15 @@ describe('ResponseParser: framing', () => {
   });
 
   it('stops after a 101 head and leaves the rest unconsumed', () => {
-    const head = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
+    const head =
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n';
     const r = parseEverySplit(`${head}\x81\x05hello`);
     assert.equal(r.consumed, head.length);
     assert.equal(r.head?.upgrade, true);
     assert.equal(r.trailers, null, 'no onComplete for an upgrade');
-    const tunnel = parseEverySplit('HTTP/1.1 200 Connection established\r\n\r\nTLS...', { method: 'CONNECT' });
+    const tunnel = parseEverySplit('HTTP/1.1 200 Connection established\r\n\r\nTLS...', {
+      method: 'CONNECT',
+    });
     assert.equal(tunnel.head?.upgrade, true);
     assert.equal(tunnel.consumed, 39);
   });
@@ -226,7 +247,11 @@ describe('ResponseParser: framing', () => {
   it('accepts any Uint8Array and delivers body bytes as views, not copies', () => {
     const input = new Uint8Array(bytes('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc'));
     const seen: Uint8Array[] = [];
-    const parser = new ResponseParser({ onHead() {}, onData: (c) => seen.push(c), onComplete() {} });
+    const parser = new ResponseParser({
+      onHead() {},
+      onData: (c) => seen.push(c),
+      onComplete() {},
+    });
     parser.expect('GET');
     assert.equal(parser.execute(input), input.length);
     assert.equal(seen.length, 1);
@@ -242,7 +267,10 @@ describe('ResponseParser: limits', () => {
     assert.equal(defaultParserLimits.maxHeaderSize, 16384);
     assert.equal(defaultParserLimits.maxHeaderCount, 128);
     assert.equal(defaultParserLimits.maxResponseSize, Number.POSITIVE_INFINITY);
-    assert.throws(() => new ResponseParser({ onHead() {}, onData() {}, onComplete() {} }, { maxHeaderSize: -1 }));
+    assert.throws(
+      () =>
+        new ResponseParser({ onHead() {}, onData() {}, onComplete() {} }, { maxHeaderSize: -1 }),
+    );
   });
 
   it('maxHeaderSize counts the whole head, exactly', () => {
@@ -261,8 +289,13 @@ describe('ResponseParser: limits', () => {
 
   it('maxStatusLineLength', () => {
     const line = 'HTTP/1.1 200 OKAY\r\n';
-    assert.equal(parseEverySplit(`${line}\r\n`, { limits: { maxStatusLineLength: line.length } }).error, null);
-    assertLimit(`${line}\r\n`, 'maxStatusLineLength', { limits: { maxStatusLineLength: line.length - 1 } });
+    assert.equal(
+      parseEverySplit(`${line}\r\n`, { limits: { maxStatusLineLength: line.length } }).error,
+      null,
+    );
+    assertLimit(`${line}\r\n`, 'maxStatusLineLength', {
+      limits: { maxStatusLineLength: line.length - 1 },
+    });
     assertLimit(`HTTP/1.1 200 ${'x'.repeat(9000)}`, 'maxStatusLineLength');
   });
 
@@ -285,12 +318,23 @@ describe('ResponseParser: limits', () => {
 
   it('maxResponseSize for Content-Length, chunked and close-delimited bodies', () => {
     const limits = { maxResponseSize: 4 };
-    assert.equal(parseEverySplit('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd', { limits }).error, null);
+    assert.equal(
+      parseEverySplit('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd', { limits }).error,
+      null,
+    );
     assertLimit('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabcde', 'maxResponseSize', { limits });
-    assertLimit('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n', 'maxResponseSize', { limits });
+    assertLimit(
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n',
+      'maxResponseSize',
+      { limits },
+    );
     assertLimit('HTTP/1.1 200 OK\r\n\r\nabcde', 'maxResponseSize', { limits });
     // No body, so no limit.
-    assert.equal(parseEverySplit('HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n', { limits, method: 'HEAD' }).error, null);
+    assert.equal(
+      parseEverySplit('HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n', { limits, method: 'HEAD' })
+        .error,
+      null,
+    );
   });
 
   it('maxTrailerSize and the trailer field count', () => {
@@ -334,23 +378,50 @@ describe('ResponseParser: malformed input', () => {
     ['CL 2^53', 'HTTP/1.1 200 OK\r\nContent-Length: 9007199254740992\r\n\r\n'],
     ['two identical CL', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\nx'],
     ['two different CL', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx'],
-    ['CL + TE', 'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
-    ['TE + CL on a 204', 'HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n'],
+    [
+      'CL + TE',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+    ],
+    [
+      'TE + CL on a 204',
+      'HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n',
+    ],
     ['TE in HTTP/1.0', 'HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n'],
     ['empty TE', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: ,\r\n\r\n'],
     ['bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\ng\r\n'],
     ['empty chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\r\n'],
     ['negative chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n'],
     ['space after chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1 \r\nx\r\n'],
-    ['chunk size overflow', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20000000000000\r\n'],
-    ['chunk size 2^64', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n'],
-    ['bare LF after chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n'],
+    [
+      'chunk size overflow',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n20000000000000\r\n',
+    ],
+    [
+      'chunk size 2^64',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n',
+    ],
+    [
+      'bare LF after chunk size',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\nx\r\n0\r\n\r\n',
+    ],
     ['empty extension', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;\r\nx\r\n'],
     ['NUL in extension', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a\0\r\nx\r\n'],
-    ['LF in quoted extension', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a="\n"\r\nx\r\n'],
-    ['no CRLF after chunk data', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n'],
-    ['bare LF after chunk data', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\n0\r\n\r\n'],
-    ['obs-fold in trailers', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n 2\r\n\r\n'],
+    [
+      'LF in quoted extension',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1;a="\n"\r\nx\r\n',
+    ],
+    [
+      'no CRLF after chunk data',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n',
+    ],
+    [
+      'bare LF after chunk data',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\n0\r\n\r\n',
+    ],
+    [
+      'obs-fold in trailers',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n 2\r\n\r\n',
+    ],
     ['bare LF ending trailers', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\n'],
   ];
   for (const [name, raw] of invalid) {
@@ -369,10 +440,22 @@ describe('ResponseParser: malformed input', () => {
       first = error;
     }
     assert.ok(first instanceof ResponseError);
-    assert.throws(() => parser.execute(bytes('\r\n')), (e) => e === first);
-    assert.throws(() => parser.execute(bytes('HTTP/1.1 200 OK\r\n\r\n')), (e) => e === first);
-    assert.throws(() => parser.finish(), (e) => e === first);
-    assert.throws(() => parser.expect('GET'), (e) => e === first);
+    assert.throws(
+      () => parser.execute(bytes('\r\n')),
+      (e) => e === first,
+    );
+    assert.throws(
+      () => parser.execute(bytes('HTTP/1.1 200 OK\r\n\r\n')),
+      (e) => e === first,
+    );
+    assert.throws(
+      () => parser.finish(),
+      (e) => e === first,
+    );
+    assert.throws(
+      () => parser.expect('GET'),
+      (e) => e === first,
+    );
   });
 });
 
@@ -469,7 +552,9 @@ describe('ResponseParser: lifecycle', () => {
   it('buffers at most one unfinished line', () => {
     const parser = new ResponseParser(events());
     parser.expect('GET');
-    const raw = bytes(`HTTP/1.1 200 OK\r\nX-Long: ${'v'.repeat(1000)}\r\nContent-Length: 0\r\n\r\n`);
+    const raw = bytes(
+      `HTTP/1.1 200 OK\r\nX-Long: ${'v'.repeat(1000)}\r\nContent-Length: 0\r\n\r\n`,
+    );
     let max = 0;
     for (let k = 0; k < raw.length; k += 7) {
       parser.execute(raw.subarray(k, k + 7));
