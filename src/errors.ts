@@ -98,10 +98,21 @@ export class HeadersTimeoutError extends HttpoolError {
   }
 }
 
-/** No response body bytes arrived for `bodyTimeout`. */
+/**
+ * A body made no progress for `bodyTimeout`: no response body bytes arrived, or (for a
+ * streamed request body) the server stopped reading the upload.
+ */
 export class BodyTimeoutError extends HttpoolError {
-  constructor(timeout: number) {
-    super(`no response body data arrived for ${timeout} ms`, 'ERR_BODY_TIMEOUT');
+  /** Which body stalled. */
+  readonly direction: 'response' | 'request';
+  constructor(timeout: number, direction: 'response' | 'request' = 'response') {
+    super(
+      direction === 'response'
+        ? `no response body data arrived for ${timeout} ms`
+        : `the server read none of the request body for ${timeout} ms`,
+      'ERR_BODY_TIMEOUT',
+    );
+    this.direction = direction;
   }
 }
 

@@ -8,8 +8,8 @@ import {
   type PoolOptions,
   type RequestOptions,
 } from './connection-pool.js';
-import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import { fetchThrough } from './fetch.js';
+import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import { parseOrigin } from './origin.js';
 import { nextHop, RedirectError } from './redirect.js';
 import {

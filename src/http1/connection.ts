@@ -77,6 +77,8 @@ export type ConnectionState = 'idle' | 'busy' | 'closed';
 
 const DEFAULT_TIMEOUT = 300_000;
 const DEFAULT_MAX_DRAIN = 256 * 1024;
+/** Longest gap between body chunks while throwing an unread body away (ms). */
+const DRAIN_TIMEOUT = 1000;
 
 /** Methods whose requests may be replayed when the first attempt provably reached no server logic. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -326,9 +328,15 @@ export class Http1Connection implements BodySource {
     }
   }
 
+  /**
+   * Waits until the socket can take more of a streamed body. A server that stops reading
+   * fails the exchange after `bodyTimeout`, so an upload never hangs without a bound.
+   */
   #drained(exchange: Exchange): Promise<void> {
     return new Promise((resolve) => {
+      let stall: NodeJS.Timeout | undefined;
       const done = () => {
+        if (stall !== undefined) clearTimeout(stall);
         this.#socket.off('drain', done);
         this.#socket.off('close', done);
         resolve();
@@ -336,6 +344,14 @@ export class Http1Connection implements BodySource {
       if (this.#exchange !== exchange) return resolve();
       this.#socket.on('drain', done);
       this.#socket.on('close', done);
+      const ms = exchange.bodyTimeout;
+      if (Number.isFinite(ms) && ms > 0) {
+        stall = setTimeout(() => {
+          done();
+          this.#fail(new BodyTimeoutError(ms, 'request'), exchange);
+        }, ms);
+        stall.unref();
+      }
     });
   }
 
@@ -526,6 +542,10 @@ export class Http1Connection implements BodySource {
     if (exchange === undefined || exchange.responseComplete) return;
     exchange.draining = true;
     this.#socket.resume();
+    // Draining only saves a reconnect: a server slow to finish gets the connection closed
+    // instead of holding it for a whole bodyTimeout.
+    this.#disarm();
+    this.#arm('body', Math.min(exchange.bodyTimeout, DRAIN_TIMEOUT));
   }
 
   // --- ending ---

@@ -459,3 +459,21 @@ describe('protocol switches', () => {
     });
   }
 });
+
+describe('draining', () => {
+  test('a dumped body whose server stalls is closed after a short drain wait, not bodyTimeout', async () => {
+    const server = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly part');
+    });
+    const pool = new ConnectionPool(server.origin, { bodyTimeout: 60_000 });
+    const res = await pool.request({});
+    const started = Date.now();
+    await res.dump();
+    const waited = Date.now() - started;
+    assert.ok(waited < 30_000, `dump waited ${waited} ms`);
+    assert.equal(pool.stats().open, 0);
+    assert.equal(pool.stats().leased, 0);
+    await pool.close();
+    await server.close();
+  });
+});

@@ -92,8 +92,9 @@ if (nginx === undefined && process.env['CI'] === undefined) {
 }
 
 describe('real servers closing idle connections', () => {
-  test('nginx with a short keepalive_timeout and keepalive_requests: zero failed GETs', // Under CI nginx must be there (.ci/run installs it); locally its absence is a notice.
-  { skip: nginx === undefined && process.env['CI'] === undefined }, async () => {
+  test('nginx with a short keepalive_timeout and keepalive_requests: zero failed GETs', { // Under CI nginx must be there (.ci/run installs it); locally its absence is a notice.
+    skip: nginx === undefined && process.env['CI'] === undefined,
+  }, async () => {
     assert.ok(nginx !== undefined, 'nginx is required under CI');
     const dir = mkdtempSync(join(tmpdir(), 'httpool-nginx-'));
     const port = await freePort();
