@@ -92,7 +92,8 @@ if (nginx === undefined && process.env['CI'] === undefined) {
 }
 
 describe('real servers closing idle connections', () => {
-  test('nginx with a short keepalive_timeout and keepalive_requests: zero failed GETs', { // Under CI nginx must be there (.ci/run installs it); locally its absence is a notice.
+  test('nginx with a short keepalive_timeout and keepalive_requests: zero failed GETs', {
+    // Under CI nginx must be there (.ci/run installs it); locally its absence is a notice.
     skip: nginx === undefined && process.env['CI'] === undefined,
   }, async () => {
     assert.ok(nginx !== undefined, 'nginx is required under CI');

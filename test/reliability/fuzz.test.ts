@@ -1,0 +1,163 @@
+/**
+ * fast-check drives the whole client (pool, connection, parser, body) against a server
+ * that answers with random bytes, or with valid responses split at random points and
+ * closed at random moments. Whatever it sends: only httpool's typed errors surface, every
+ * request settles within its timeouts, and no lease or socket is left behind.
+ */
+import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { ConnectionPool, isHttpoolError } from '../../src/index.js';
+
+/** What the server does with the next connection's request. */
+type Script = { chunks: Uint8Array[]; gapMs: number; close: 'end' | 'reset' | 'keep' };
+
+let script: Script = { chunks: [], gapMs: 0, close: 'end' };
+let origin = '';
+const sockets = new Set<Socket>();
+const server = createServer((socket) => {
+  sockets.add(socket);
+  socket.on('close', () => sockets.delete(socket));
+  socket.on('error', () => {});
+  const { chunks, gapMs, close } = script;
+  socket.once('data', async () => {
+    for (const chunk of chunks) {
+      if (socket.destroyed) return;
+      socket.write(chunk);
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
+    }
+    if (close === 'end') socket.end();
+    else if (close === 'reset') socket.resetAndDestroy();
+  });
+});
+
+before(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  for (const socket of sockets) socket.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+/** Splits `bytes` at the given cut points. */
+function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let last = 0;
+  for (const point of points) {
+    if (point > last) out.push(bytes.subarray(last, point));
+    last = point;
+  }
+  if (last < bytes.length) out.push(bytes.subarray(last));
+  return out;
+}
+
+const token = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,12}$/);
+const validResponse = fc
+  .record({
+    status: fc.integer({ min: 200, max: 599 }),
+    headers: fc.array(fc.tuple(token, fc.stringMatching(/^[ -~]{0,20}$/)), { maxLength: 5 }),
+    body: fc.uint8Array({ maxLength: 3000 }),
+    chunked: fc.boolean(),
+    chunkSize: fc.integer({ min: 1, max: 700 }),
+  })
+  .map(({ status, headers, body, chunked, chunkSize }) => {
+    const fields = headers
+      .filter(([name]) => !/^(content-length|transfer-encoding|connection)$/i.test(name))
+      .map(([name, value]) => `${name}: ${value.trim()}\r\n`)
+      .join('');
+    let framed: Buffer;
+    if (chunked) {
+      const parts: Buffer[] = [];
+      for (let i = 0; i < body.length; i += chunkSize) {
+        const piece = body.subarray(i, i + chunkSize);
+        parts.push(
+          Buffer.from(`${piece.length.toString(16)}\r\n`),
+          Buffer.from(piece),
+          Buffer.from('\r\n'),
+        );
+      }
+      parts.push(Buffer.from('0\r\n\r\n'));
+      framed = Buffer.concat([
+        Buffer.from(`HTTP/1.1 ${status} X\r\n${fields}transfer-encoding: chunked\r\n\r\n`),
+        ...parts,
+      ]);
+    } else {
+      framed = Buffer.concat([
+        Buffer.from(`HTTP/1.1 ${status} X\r\n${fields}content-length: ${body.length}\r\n\r\n`),
+        Buffer.from(body),
+      ]);
+    }
+    return { bytes: new Uint8Array(framed), body };
+  });
+
+async function exchange(pool: ConnectionPool): Promise<{ body?: Uint8Array; error?: unknown }> {
+  try {
+    const res = await pool.request({ path: '/' });
+    return { body: await res.bytes() };
+  } catch (error) {
+    return { error };
+  }
+}
+
+function assertClean(pool: ConnectionPool): void {
+  const stats = pool.stats();
+  assert.equal(stats.leased, 0, 'lease left behind');
+  assert.equal(stats.waiting, 0, 'waiter left behind');
+}
+
+describe('fuzzing the client from the server side', () => {
+  test('random bytes from the server only ever produce typed errors', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        fc.constantFrom<Script['close']>('end', 'reset', 'keep'),
+        async (bytes, cuts, close) => {
+          script = { chunks: split(bytes, cuts), gapMs: 1, close };
+          const pool = new ConnectionPool(origin, { headersTimeout: 150, bodyTimeout: 150 });
+          const result = await exchange(pool);
+          if (result.error !== undefined) {
+            assert.ok(isHttpoolError(result.error), `untyped: ${String(result.error)}`);
+          }
+          assertClean(pool);
+          await pool.destroy();
+          assert.equal(pool.stats().open, 0);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  test('a valid response split anywhere arrives intact; closed early it fails with a typed error', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        validResponse,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        fc.constantFrom<Script['close']>('end', 'reset', 'keep'),
+        async ({ bytes, body }, cuts, cutAt, close) => {
+          // Optionally cut the response short, as a server that dies mid-answer would.
+          const sent = cutAt === undefined ? bytes : bytes.subarray(0, cutAt % (bytes.length + 1));
+          script = { chunks: split(sent, cuts), gapMs: 1, close };
+          const pool = new ConnectionPool(origin, { headersTimeout: 300, bodyTimeout: 300 });
+          const result = await exchange(pool);
+          const complete = sent.length === bytes.length;
+          if (result.error !== undefined) {
+            assert.ok(isHttpoolError(result.error), `untyped: ${String(result.error)}`);
+            // A whole response may only fail if the server reset the connection under it.
+            if (complete) assert.equal(close, 'reset', `failed: ${String(result.error)}`);
+          } else {
+            // Never a short success: what arrived is the whole body, byte for byte.
+            assert.deepEqual(Buffer.from(result.body!), Buffer.from(body));
+          }
+          assertClean(pool);
+          await pool.destroy();
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
