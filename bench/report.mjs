@@ -1,0 +1,335 @@
+// @ts-check
+/**
+ * Turns the raw runs of bench/run.mjs into medians, ratios, target verdicts, and RESULTS.md.
+ */
+
+/** Display names of the HTTP clients. */
+export const LABELS = {
+  'httpool-pool': 'httpool `pool.request()`',
+  'httpool-lease': 'httpool leased connection',
+  'httpool-fetch': 'httpool `agent.fetch()`',
+  'undici-pool': 'undici `Pool.request()`',
+  'undici-fetch': 'undici `fetch` + Agent',
+  'node-http': 'node `http.Agent` keepAlive',
+  'node-fetch': 'node global `fetch`',
+  floor: 'raw-socket floor',
+};
+
+/** @param {number[]} values */
+export function median(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/**
+ * @typedef {{ rps: number, cpu: number, p50: number, p99: number, conns: number, requests: number, runs: number, errors: string[], note: string | undefined }} Cell
+ */
+
+/**
+ * Medians per scenario and client, and per pool shape and implementation.
+ *
+ * @param {any} data what run.mjs collected
+ */
+export function summarize(data) {
+  /** @type {Record<string, Cell>} */
+  const http = {};
+  for (const scenario of data.scenarios) {
+    for (const client of data.clients) {
+      const key = `${scenario.id}|${client}`;
+      const runs = data.httpRuns[key] ?? [];
+      const ok = runs.filter((/** @type {any} */ r) => r.error === undefined && r.requests > 0);
+      http[key] = {
+        rps: median(ok.map((/** @type {any} */ r) => (r.requests / r.elapsedMs) * 1000)),
+        cpu: median(ok.map((/** @type {any} */ r) => (r.cpuUserUs + r.cpuSystemUs) / r.requests)),
+        p50: median(ok.map((/** @type {any} */ r) => r.p50)),
+        p99: median(ok.map((/** @type {any} */ r) => r.p99)),
+        conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
+        requests: median(ok.map((/** @type {any} */ r) => r.requests)),
+        runs: ok.length,
+        errors: [
+          ...new Set(
+            runs
+              .filter((/** @type {any} */ r) => r.error !== undefined)
+              .map((/** @type {any} */ r) => String(r.error)),
+          ),
+        ],
+        note: data.httpNotes[key],
+      };
+    }
+  }
+  /** @type {Record<string, { pairsPerSec: number, nsPerPair: number, runs: number, errors: string[] }>} */
+  const pools = {};
+  for (const [key, runs] of Object.entries(data.poolRuns)) {
+    const ok = runs.filter((/** @type {any} */ r) => r.error === undefined);
+    pools[key] = {
+      pairsPerSec: median(ok.map((/** @type {any} */ r) => r.pairsPerSec)),
+      nsPerPair: median(ok.map((/** @type {any} */ r) => r.nsPerPair)),
+      runs: ok.length,
+      errors: [
+        ...new Set(
+          runs
+            .filter((/** @type {any} */ r) => r.error !== undefined)
+            .map((/** @type {any} */ r) => String(r.error)),
+        ),
+      ],
+    };
+  }
+  /** @type {Record<string, { heap: number, rss: number, idle: number, conns: number, runs: number, errors: string[] }>} */
+  const heap = {};
+  for (const [client, runs] of Object.entries(data.heapRuns)) {
+    const ok = runs.filter((/** @type {any} */ r) => r.error === undefined);
+    heap[client] = {
+      heap: median(ok.map((/** @type {any} */ r) => r.heapPerConnBytes)),
+      rss: median(ok.map((/** @type {any} */ r) => r.rssPerConnBytes)),
+      idle: median(ok.map((/** @type {any} */ r) => r.idle)),
+      conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
+      runs: ok.length,
+      errors: [
+        ...new Set(
+          runs
+            .filter((/** @type {any} */ r) => r.error !== undefined)
+            .map((/** @type {any} */ r) => String(r.error)),
+        ),
+      ],
+    };
+  }
+  return { http, pools, heap };
+}
+
+/**
+ * The targets of the benchmark issue, each with its measured value.
+ *
+ * @param {any} data
+ * @param {ReturnType<typeof summarize>} s
+ */
+export function targets(data, s) {
+  const rows = [];
+  /** @param {string} scenario @param {string} client */
+  const cell = (scenario, client) => s.http[`${scenario}|${client}`];
+  for (const [scenario, want] of [
+    ['c=16, 13 B', 1.5],
+    ['c=64, 13 B', 1.5],
+    ['c=16, 16 KiB', 1.3],
+    ['c=64, 16 KiB', 1.3],
+  ]) {
+    const a = cell(String(scenario), 'httpool-pool');
+    const b = cell(String(scenario), 'undici-pool');
+    rows.push({
+      what: `${scenario}: httpool \`pool.request()\` req/s ÷ undici Pool req/s`,
+      value: a && b ? a.rps / b.rps : Number.NaN,
+      target: Number(want),
+      atLeast: true,
+    });
+    if (String(scenario).endsWith('13 B')) {
+      rows.push({
+        what: `${scenario}: httpool \`pool.request()\` CPU µs/req ÷ undici Pool CPU µs/req`,
+        value: a && b ? a.cpu / b.cpu : Number.NaN,
+        target: 0.65,
+        atLeast: false,
+      });
+    }
+  }
+  for (const scenario of ['c=16, 13 B', 'c=64, 13 B']) {
+    const a = cell(scenario, 'httpool-fetch');
+    const b = cell(scenario, 'node-fetch');
+    rows.push({
+      what: `${scenario}: httpool \`agent.fetch()\` req/s ÷ node global fetch req/s`,
+      value: a && b ? a.rps / b.rps : Number.NaN,
+      target: 3,
+      atLeast: true,
+      why: a?.note ?? (a?.errors[0] !== undefined ? `error: ${a.errors[0]}` : undefined),
+    });
+  }
+  const h = s.pools['bookkeeping|httpool'];
+  const g = s.pools['bookkeeping|generic-pool'];
+  rows.push({
+    what: 'pool bookkeeping: httpool acquire+release pairs/s ÷ generic-pool',
+    value: h && g ? h.pairsPerSec / g.pairsPerSec : Number.NaN,
+    target: 3,
+    atLeast: true,
+  });
+  return rows.map((row) => ({
+    ...row,
+    verdict: verdict(row.value, row.target, row.atLeast, row.why),
+  }));
+}
+
+/**
+ * @param {number} value
+ * @param {number} target
+ * @param {boolean} atLeast true for "value >= target", false for "value <= target"
+ * @param {string | undefined} why a note when there is no value
+ */
+function verdict(value, target, atLeast, why) {
+  if (!Number.isFinite(value)) return `not measured${why ? ` (${why})` : ''}`;
+  if (atLeast ? value >= target : value <= target) return '**met**';
+  const by = atLeast ? 1 - value / target : value / target - 1;
+  return `missed by ${(by * 100).toFixed(0)} %`;
+}
+
+/** @param {number} n */
+const int = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
+/** @param {number} n @param {number} digits */
+const fixed = (n, digits) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+/** @param {number} n */
+const ratio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
+
+/**
+ * @param {any} data what run.mjs collected
+ * @param {string} svgName the chart's file name, next to the Markdown file
+ * @returns {string} RESULTS.md
+ */
+export function renderMarkdown(data, svgName) {
+  const s = summarize(data);
+  const { env } = data;
+  const out = [];
+  out.push('# httpool benchmark results', '');
+  out.push(
+    `Generated by \`bench/run.mjs\`; see [README.md](README.md) for what each figure means and how to read it.`,
+    '',
+  );
+  out.push('| | |', '| --- | --- |');
+  out.push(`| date | ${env.date} |`);
+  out.push(`| node | ${env.node} |`);
+  out.push(`| CPU | ${env.cpu} |`);
+  out.push(`| OS | ${env.os} |`);
+  out.push(`| command | \`${env.command}\` |`);
+  out.push(
+    `| repeats | ${env.repeats} per cell, medians shown; client order reversed on every other repeat |`,
+  );
+  out.push(`| pinning | ${env.pinning} |`);
+  out.push(
+    `| per run | ${int(env.counts.warmup)} warm-up requests, then ${int(env.counts.requests)} measured (${int(env.counts.requestsC1)} at c=1), each run capped at ${env.counts.maxMs / 1000} s; ${env.connections} connections (1 at c=1) |`,
+  );
+  out.push(
+    `| wall time | ${data.elapsedS.toFixed(0)} s${data.budgetSpent ? ' (time budget spent: some runs skipped, see notes)' : ''} |`,
+  );
+  out.push('');
+  out.push(
+    'The machine is shared and noisy: compare ratios within this run, not absolute figures across runs. CPU µs per request is the steadiest figure.',
+    '',
+  );
+
+  out.push('## Targets', '');
+  out.push('| target | measured | wanted | verdict |', '| --- | --- | --- | --- |');
+  for (const t of targets(data, s)) {
+    out.push(
+      `| ${t.what} | ${ratio(t.value)} | ${t.atLeast ? '≥' : '≤'} ${t.target}× | ${t.verdict} |`,
+    );
+  }
+  out.push('');
+
+  out.push('## HTTP clients', '');
+  out.push(`![req/s per client and scenario](${svgName})`, '');
+  out.push(
+    'Columns: requests per second; client CPU time (user + system) per request; latency percentiles of one request as its caller sees it (queueing for a connection included); connections the server accepted during the run (warm-up included); ratios to undici `Pool.request()` and to the raw-socket floor.',
+    '',
+  );
+  for (const scenario of data.scenarios) {
+    out.push(`### ${scenario.id}`, '');
+    out.push(
+      '| client | req/s | CPU µs/req | p50 ms | p99 ms | conns | req/s ÷ undici Pool | CPU ÷ undici Pool | req/s ÷ floor |',
+    );
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const base = s.http[`${scenario.id}|undici-pool`];
+    const floor = s.http[`${scenario.id}|floor`];
+    const notes = [];
+    for (const client of data.clients) {
+      const c = s.http[`${scenario.id}|${client}`];
+      const label = /** @type {Record<string, string>} */ (LABELS)[client] ?? client;
+      if (c.runs === 0) {
+        const why = c.note ?? (c.errors.length > 0 ? `error: ${c.errors[0]}` : 'not run');
+        out.push(`| ${label} | ${why.startsWith('n/a') ? 'n/a' : '–'} | | | | | | | |`);
+        notes.push(`${label}: ${why}`);
+        continue;
+      }
+      if (c.errors.length > 0)
+        notes.push(`${label}: ${c.errors.length} run(s) failed: ${c.errors.join('; ')}`);
+      out.push(
+        `| ${label} | ${int(c.rps)} | ${fixed(c.cpu, 1)} | ${fixed(c.p50, 3)} | ${fixed(c.p99, 3)} | ${int(c.conns)} | ${ratio(c.rps / base?.rps)} | ${ratio(c.cpu / base?.cpu)} | ${ratio(c.rps / floor?.rps)} |`,
+      );
+    }
+    out.push('');
+    for (const note of notes) out.push(`- ${note}`);
+    if (notes.length > 0) out.push('');
+  }
+
+  if (data.poolImpls.length > 0 && Object.keys(s.pools).length > 0) {
+    out.push('## Pool bookkeeping (no I/O)', '');
+    out.push(
+      'Acquire + release pairs of trivial resources, 16 resources and 16 loops each doing `r = await pool.acquire(); pool.release(r)`. httpool is its internal `ResourcePool` (`dist/pool/resource-pool.js`); "bare" is a free list plus a FIFO array of waiters written in 20 lines for this benchmark, the ceiling.',
+      '',
+    );
+    const gp = s.pools['bookkeeping|generic-pool'];
+    const bare = s.pools['bookkeeping|bare'];
+    if (s.pools[`bookkeeping|${data.poolImpls[0]}`] !== undefined) {
+      out.push(
+        '| pool | pairs/s | ns/pair | ÷ generic-pool | ÷ bare |',
+        '| --- | ---: | ---: | ---: | ---: |',
+      );
+      for (const impl of data.poolImpls) {
+        const p = s.pools[`bookkeeping|${impl}`];
+        if (p === undefined) continue;
+        out.push(
+          `| ${impl} | ${int(p.pairsPerSec)} | ${fixed(p.nsPerPair, 0)} | ${ratio(p.pairsPerSec / gp?.pairsPerSec)} | ${ratio(p.pairsPerSec / bare?.pairsPerSec)} |`,
+        );
+        if (p.errors.length > 0) out.push(`| | errors: ${p.errors.join('; ')} | | | |`);
+      }
+      out.push('');
+    }
+    if (s.pools[`waiters=0|${data.poolImpls[0]}`] !== undefined) {
+      out.push('### Acquire cost with queued waiters', '');
+      out.push(
+        'One resource and W + 1 loops doing acquire + release, so W acquires are always queued and every release hands the resource to the oldest waiter. A queue with O(1) operations stays flat in W; what growth remains at 10,000 comes from 10,000 live promise chains (cache misses), which the bare queue shows as well, so judge each pool by its growth next to the bare one.',
+        '',
+      );
+      out.push(
+        '| pool | ns/pair, 0 waiting | 100 waiting | 10,000 waiting | 10,000 ÷ 0 | 10,000 ÷ 100 |',
+        '| --- | ---: | ---: | ---: | ---: | ---: |',
+      );
+      for (const impl of data.poolImpls) {
+        const [a, b, c] = [0, 100, 10_000].map((w) => s.pools[`waiters=${w}|${impl}`]);
+        out.push(
+          `| ${impl} | ${fixed(a?.nsPerPair, 0)} | ${fixed(b?.nsPerPair, 0)} | ${fixed(c?.nsPerPair, 0)} | ${ratio(c?.nsPerPair / a?.nsPerPair)} | ${ratio(c?.nsPerPair / b?.nsPerPair)} |`,
+        );
+        const errors = [a, b, c].flatMap((x) => x?.errors ?? []);
+        if (errors.length > 0) out.push(`| | errors: ${errors.join('; ')} | | | | |`);
+      }
+      out.push('');
+    }
+  }
+
+  if (Object.keys(s.heap).length > 0) {
+    out.push('## Heap per idle connection', '');
+    out.push(
+      '1,000 keep-alive connections opened to the bench server through one client (each carried one request), left idle; `heapUsed` growth after a full GC (`--expose-gc`), divided by 1,000. RSS growth is shown too but includes kernel-side and allocator noise.',
+      '',
+    );
+    out.push(
+      '| client | heap bytes / idle conn | RSS bytes / idle conn | idle conns | server saw |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    for (const [client, h] of Object.entries(s.heap)) {
+      if (h.runs === 0) {
+        out.push(`| ${client} | – | | | | `);
+        continue;
+      }
+      out.push(
+        `| ${client} (${client === 'httpool' ? 'ConnectionPool maxSize 1000' : client === 'undici-pool' ? 'Pool connections 1000' : 'http.Agent keepAlive'}) | ${int(h.heap)} | ${int(h.rss)} | ${int(h.idle)} | ${int(h.conns)} |`,
+      );
+    }
+    for (const [client, h] of Object.entries(s.heap))
+      if (h.errors.length > 0) out.push('', `- ${client}: ${h.errors.join('; ')}`);
+    out.push('');
+  }
+
+  if (data.warnings.length > 0) {
+    out.push('## Warnings printed by the measured processes', '');
+    for (const w of data.warnings) out.push(`- \`${w.warning}\` (${w.where})`);
+    out.push('');
+  }
+  out.push(`Raw runs: \`${svgName.replace(/\.svg$/, '.json')}\` next to this file.`, '');
+  return out.join('\n');
+}

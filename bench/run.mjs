@@ -1,0 +1,399 @@
+// @ts-check
+/**
+ * The side-by-side benchmark: httpool against undici, Node's http.Agent and fetch, and a
+ * raw-socket floor, in one run, on one machine, against one server; plus pool bookkeeping
+ * (httpool's resource pool against tarn, generic-pool and a bare free list), acquire cost
+ * under 10,000 queued waiters, and heap per idle connection.
+ *
+ * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap]
+ *        [-- --repeats=N] [-- --out=DIR]
+ *
+ * Writes RESULTS.md, results.svg and results.json into bench/ (a --quick run writes
+ * RESULTS.quick.md, results.quick.svg and results.quick.json instead, so it never replaces
+ * the published figures). Progress goes to stderr.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { renderMarkdown } from './report.mjs';
+import { renderSvg } from './svg.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// Others may rebuild dist/ while a run is going: measure one snapshot of it, all run long.
+const distSource = path.join(here, '..', 'dist');
+if (!existsSync(path.join(distSource, 'index.js'))) {
+  process.stderr.write('bench: dist/ is not built; run `npm run bench` (it builds first)\n');
+  process.exit(1);
+}
+const snapshotDir = mkdtempSync(path.join(os.tmpdir(), 'httpool-bench-'));
+const distSnapshot = path.join(snapshotDir, 'dist');
+cpSync(distSource, distSnapshot, { recursive: true });
+process.env.BENCH_DIST = distSnapshot;
+process.on('exit', () => rmSync(snapshotDir, { recursive: true, force: true }));
+const argv = process.argv.slice(2);
+/** @param {string} name */
+const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+const quick = argv.includes('--quick');
+const only = option('only')?.split(',').filter(Boolean);
+const sections = new Set((option('sections') ?? 'http,micro,waiters,heap').split(','));
+const repeats = Math.max(1, Number(option('repeats') ?? (quick ? 1 : 3)));
+const outDir = path.resolve(option('out') ?? here);
+const suffix = quick ? '.quick' : '';
+
+/** Everything stops starting new runs after this; what did not run is reported as skipped. */
+const BUDGET_MS = Number(option('budget-ms') ?? (quick ? 150_000 : 11 * 60_000));
+const startedAt = performance.now();
+const overBudget = () => performance.now() - startedAt > BUDGET_MS;
+
+const HTTP_CLIENTS = [
+  'httpool-pool',
+  'httpool-lease',
+  'httpool-fetch',
+  'undici-pool',
+  'undici-fetch',
+  'node-http',
+  'node-fetch',
+  'floor',
+];
+const POOL_IMPLS = ['httpool', 'generic-pool', 'tarn', 'bare'];
+const HEAP_CLIENTS = ['httpool', 'undici-pool', 'node-http'];
+const CONNECTIONS = 16;
+const BODY_SIZES = [13, 16384];
+const CONCURRENCIES = [1, 16, 64];
+const WAITERS = [0, 100, 10_000];
+
+const counts = quick
+  ? {
+      warmup: 1000,
+      requests: 4000,
+      requestsC1: 1500,
+      maxMs: 1000,
+      pairs: 200_000,
+      pairWarmup: 20_000,
+      pairMaxMs: 300,
+    }
+  : {
+      warmup: 5000,
+      requests: 20_000,
+      requestsC1: 5000,
+      maxMs: 3000,
+      pairs: 1_000_000,
+      pairWarmup: 100_000,
+      pairMaxMs: 1000,
+    };
+
+/** @param {string} name */
+const selected = (name) => only === undefined || only.includes(name);
+/** @param {string} message */
+const log = (message) =>
+  process.stderr.write(
+    `[bench ${((performance.now() - startedAt) / 1000).toFixed(0).padStart(3)}s] ${message}\n`,
+  );
+
+// Pinning: server on core 0, clients on core 1, where taskset exists and there are 2+ cores.
+const hasTaskset = os.cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+const SERVER_CPU = '0';
+const CLIENT_CPU = String(Math.min(1, os.cpus().length - 1));
+
+/**
+ * @param {string[]} nodeArgs node's own arguments and the script's
+ * @param {string | undefined} cpu core to pin to
+ * @returns {[string, string[]]} command and arguments
+ */
+function command(nodeArgs, cpu) {
+  return hasTaskset && cpu !== undefined
+    ? ['taskset', ['-c', cpu, process.execPath, ...nodeArgs]]
+    : [process.execPath, nodeArgs];
+}
+
+/** Warnings the children printed (deduplicated), for the report. */
+const warnings = new Map();
+
+/**
+ * Runs one measurement process and parses the JSON line it prints.
+ *
+ * @param {string} script file in bench/
+ * @param {object} config passed as argv[2]
+ * @param {{ nodeArgs?: string[], timeoutMs: number }} opts
+ * @returns {Promise<any>} the child's result, or {error}
+ */
+function runChild(script, config, opts) {
+  const [cmd, args] = command(
+    [
+      ...(opts.nodeArgs ?? []),
+      path.join(here, script),
+      JSON.stringify({ ...config, watchdogMs: opts.timeoutMs - 5000 }),
+    ],
+    CLIENT_CPU,
+  );
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      if (stderr.length < 20_000) stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      resolve({ error: `spawn failed: ${error.message}` });
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      for (const line of stderr.split('\n')) {
+        const m = /^\(node:\d+\) (\w*Warning: .*)$/.exec(line);
+        if (m)
+          warnings.set(
+            `${m[1]}`,
+            `${script} ${/** @type {any} */ (config).client ?? /** @type {any} */ (config).impl ?? ''}`,
+          );
+      }
+      const last = stdout.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last));
+      } catch {
+        const tail = stderr.trim().split('\n').slice(-3).join(' | ');
+        resolve({
+          error: `exit ${code ?? signal}${signal === 'SIGKILL' ? ' (killed after timeout)' : ''}: ${tail || last || 'no output'}`,
+        });
+      }
+    });
+  });
+}
+
+/** The canned-response server, in its own process. */
+async function startServer() {
+  const [cmd, args] = command([path.join(here, 'server.mjs'), BODY_SIZES.join(',')], SERVER_CPU);
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const ports = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
+    child.stdout?.on('data', (d) => {
+      out += d;
+      const nl = out.indexOf('\n');
+      if (nl !== -1) {
+        clearTimeout(timer);
+        resolve(JSON.parse(out.slice(0, nl)).ports);
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  /** @returns {Promise<{ connections: number, requests: number }>} */
+  const stats = () =>
+    new Promise((resolve) => {
+      const timer = setTimeout(
+        () => resolve({ connections: Number.NaN, requests: Number.NaN }),
+        5000,
+      );
+      child.once('message', (/** @type {any} */ m) => {
+        clearTimeout(timer);
+        resolve(m);
+      });
+      child.send({ type: 'stats' });
+    });
+  return {
+    ports,
+    stats,
+    stop() {
+      try {
+        child.send({ type: 'exit' });
+      } catch {}
+      setTimeout(() => child.kill('SIGKILL'), 2000).unref();
+    },
+  };
+}
+
+async function main() {
+  const cpuModel = os.cpus()[0]?.model?.trim() || 'unknown';
+  const env = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    node: process.version,
+    cpu: `${cpuModel} (${os.cpus().length} cores visible)`,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    quick,
+    repeats,
+    pinning: hasTaskset
+      ? `server on core ${SERVER_CPU}, each client on core ${CLIENT_CPU} (taskset)`
+      : 'none (taskset not found or a single core)',
+    counts,
+    connections: CONNECTIONS,
+  };
+  log(
+    `node ${env.node}, ${env.cpu}; ${env.pinning}; ${repeats} repeat(s)${quick ? ', quick' : ''}`,
+  );
+
+  /** @type {{ id: string, concurrency: number, bodySize: number }[]} */
+  const scenarios = [];
+  for (const bodySize of BODY_SIZES) {
+    for (const concurrency of CONCURRENCIES) {
+      scenarios.push({
+        id: `c=${concurrency}, ${bodySize === 13 ? '13 B' : `${bodySize / 1024} KiB`}`,
+        concurrency,
+        bodySize,
+      });
+    }
+  }
+  /** @type {Record<string, any[]>} runs by `${scenario.id}|${client}` */
+  const httpRuns = {};
+  /** @type {Record<string, string>} why a cell is not a number */
+  const httpNotes = {};
+  /** @type {Record<string, any[]>} runs by `${shape}|${impl}` */
+  const poolRuns = {};
+  /** @type {Record<string, any[]>} */
+  const heapRuns = {};
+
+  const server = sections.has('http') || sections.has('heap') ? await startServer() : undefined;
+  try {
+    if (server !== undefined && sections.has('http')) {
+      const clients = HTTP_CLIENTS.filter(selected);
+      for (let r = 0; r < repeats; r++) {
+        const order = r % 2 === 0 ? clients : [...clients].reverse();
+        for (const scenario of scenarios) {
+          for (const client of order) {
+            const key = `${scenario.id}|${client}`;
+            httpRuns[key] ??= [];
+            if (client === 'httpool-lease' && scenario.concurrency > CONNECTIONS) {
+              httpNotes[key] =
+                `n/a: a lease is one connection, so at most ${CONNECTIONS} in flight`;
+              continue;
+            }
+            if (httpNotes[key]?.startsWith('skipped')) continue;
+            if (overBudget()) {
+              httpNotes[key] ??= 'skipped: time budget spent';
+              continue;
+            }
+            const url = `http://127.0.0.1:${server.ports[String(scenario.bodySize)]}/`;
+            const requests = scenario.concurrency === 1 ? counts.requestsC1 : counts.requests;
+            const before = await server.stats();
+            const result = await runChild(
+              'client.mjs',
+              {
+                client,
+                url,
+                concurrency: scenario.concurrency,
+                connections: Math.min(scenario.concurrency, CONNECTIONS),
+                warmup: counts.warmup,
+                requests,
+                maxMs: counts.maxMs,
+                bodySize: scenario.bodySize,
+              },
+              { timeoutMs: 40_000 },
+            );
+            const after = await server.stats();
+            result.serverConnections = after.connections - before.connections;
+            result.serverRequests = after.requests - before.requests;
+            if (result.skipped !== undefined) {
+              httpNotes[key] = `skipped: ${result.skipped}`;
+              log(`${scenario.id} ${client}: ${httpNotes[key]}`);
+              continue;
+            }
+            httpRuns[key].push(result);
+            if (result.error !== undefined) {
+              log(`${scenario.id} ${client}: ERROR ${result.error}`);
+            } else {
+              const rps = (result.requests / result.elapsedMs) * 1000;
+              const cpu = (result.cpuUserUs + result.cpuSystemUs) / result.requests;
+              log(
+                `[${r + 1}/${repeats}] ${scenario.id.padEnd(14)} ${client.padEnd(14)} ${rps.toFixed(0).padStart(7)} req/s  ${cpu.toFixed(1).padStart(6)} µs/req  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  ${result.serverConnections} conns`,
+              );
+            }
+          }
+        }
+      }
+    }
+
+    const shapes = [];
+    if (sections.has('micro')) shapes.push({ id: 'bookkeeping', size: 16, workers: 16 });
+    if (sections.has('waiters'))
+      for (const w of WAITERS) shapes.push({ id: `waiters=${w}`, size: 1, workers: w + 1 });
+    const impls = POOL_IMPLS.filter(selected);
+    for (let r = 0; r < repeats && shapes.length > 0; r++) {
+      const order = r % 2 === 0 ? impls : [...impls].reverse();
+      for (const shape of shapes) {
+        for (const impl of order) {
+          const key = `${shape.id}|${impl}`;
+          poolRuns[key] ??= [];
+          if (overBudget()) continue;
+          const result = await runChild(
+            'micro.mjs',
+            {
+              impl,
+              size: shape.size,
+              workers: shape.workers,
+              pairs: counts.pairs,
+              warmup: counts.pairWarmup,
+              maxMs: counts.pairMaxMs,
+            },
+            { timeoutMs: 30_000 },
+          );
+          poolRuns[key].push(result);
+          if (result.error !== undefined) log(`pool ${shape.id} ${impl}: ERROR ${result.error}`);
+          else
+            log(
+              `[${r + 1}/${repeats}] pool ${shape.id.padEnd(14)} ${impl.padEnd(13)} ${(result.pairsPerSec / 1e6).toFixed(2)} M pairs/s  ${result.nsPerPair.toFixed(0)} ns/pair`,
+            );
+        }
+      }
+    }
+
+    if (server !== undefined && sections.has('heap')) {
+      const heapClients = HEAP_CLIENTS.filter(selected);
+      for (let r = 0; r < repeats; r++) {
+        for (const client of r % 2 === 0 ? heapClients : [...heapClients].reverse()) {
+          heapRuns[client] ??= [];
+          if (overBudget()) continue;
+          const before = await server.stats();
+          const result = await runChild(
+            'heap.mjs',
+            { client, url: `http://127.0.0.1:${server.ports['13']}/`, n: 1000 },
+            { nodeArgs: ['--expose-gc'], timeoutMs: 60_000 },
+          );
+          result.serverConnections = (await server.stats()).connections - before.connections;
+          heapRuns[client].push(result);
+          if (result.error !== undefined) log(`heap ${client}: ERROR ${result.error}`);
+          else
+            log(
+              `[${r + 1}/${repeats}] heap ${client.padEnd(12)} ${result.heapPerConnBytes.toFixed(0)} B heap/conn  ${result.rssPerConnBytes.toFixed(0)} B rss/conn  (${result.idle} idle, server saw ${result.serverConnections})`,
+            );
+        }
+      }
+    }
+  } finally {
+    server?.stop();
+  }
+
+  const data = {
+    env,
+    elapsedS: (performance.now() - startedAt) / 1000,
+    budgetSpent: overBudget(),
+    scenarios,
+    clients: HTTP_CLIENTS.filter(selected),
+    httpRuns,
+    httpNotes,
+    poolImpls: POOL_IMPLS.filter(selected),
+    poolRuns,
+    heapClients: HEAP_CLIENTS.filter(selected),
+    heapRuns,
+    warnings: [...warnings].map(([warning, where]) => ({ warning, where })),
+  };
+  const files = {
+    json: path.join(outDir, `results${suffix}.json`),
+    md: path.join(outDir, `RESULTS${suffix}.md`),
+    svg: path.join(outDir, `results${suffix}.svg`),
+  };
+  writeFileSync(files.json, `${JSON.stringify(data, null, 1)}\n`);
+  writeFileSync(files.svg, renderSvg(data));
+  writeFileSync(files.md, renderMarkdown(data, path.basename(files.svg)));
+  log(`done in ${data.elapsedS.toFixed(0)} s: ${files.md}, ${files.svg}, ${files.json}`);
+}
+
+main().catch((error) => {
+  process.stderr.write(`bench failed: ${error?.stack ?? error}\n`);
+  process.exit(1);
+});
