@@ -15,6 +15,8 @@ export type {
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
 export { PooledConnection } from './client/pooled-connection.js';
+export type { ProxyConfig } from './client/proxy.js';
+export { ProxyError, parseProxy, proxyForUrl } from './client/proxy.js';
 export { RedirectError } from './client/redirect.js';
 export type { RetryOptions } from './client/retry-policy.js';
 export {

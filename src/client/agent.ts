@@ -11,6 +11,7 @@ import {
 import { fetchThrough } from './fetch.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import { parseOrigin } from './origin.js';
+import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
 import { nextHop, RedirectError } from './redirect.js';
 import {
   type RetryOptions,
@@ -20,7 +21,13 @@ import {
 } from './retry-policy.js';
 
 /** Settings of an {@link Agent}: every {@link PoolOptions} field applies to each origin's pool. */
-export interface AgentOptions extends PoolOptions {
+export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
+  /**
+   * A forward proxy for every origin (`http://user:pass@host:port`), or `'env'` to read
+   * `http_proxy`, `https_proxy` and `no_proxy` (and `HTTPS_PROXY`, `NO_PROXY`) as curl does.
+   * Pools are kept apart by proxy as well as origin. Default: no proxy.
+   */
+  proxy?: string | URL | ProxyConfig | 'env' | undefined;
   /** Connections open at once across all origins; waiters are served first come, first served. Default `Infinity`. */
   maxTotal?: number;
   /** Origins (pools) kept at once; the least recently used is closed beyond it. Default `Infinity`. */
@@ -63,6 +70,8 @@ const DEFAULT_MAX_REDIRECTIONS = 20;
 export class Agent implements AsyncDisposable {
   readonly #options: AgentOptions;
   readonly #poolOptions: PoolOptions;
+  /** The agent-wide proxy, `'env'` to choose per origin, or undefined for none. */
+  readonly #proxy: ProxyConfig | 'env' | undefined;
   /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
   readonly #pools = new Map<string, ConnectionPool>();
   readonly #budget: Semaphore | undefined;
@@ -77,8 +86,15 @@ export class Agent implements AsyncDisposable {
 
   /** @throws InvalidArgumentError for a bad option */
   constructor(options: AgentOptions = {}) {
-    const { maxTotal, maxOrigins, originIdleTimeout, retry, maxRedirections, ...poolOptions } =
-      options;
+    const {
+      maxTotal,
+      maxOrigins,
+      originIdleTimeout,
+      retry,
+      maxRedirections,
+      proxy,
+      ...poolOptions
+    } = options;
     for (const [name, value] of [
       ['maxTotal', maxTotal],
       ['maxOrigins', maxOrigins],
@@ -102,6 +118,12 @@ export class Agent implements AsyncDisposable {
     this.#poolOptions = poolOptions;
     // Checked once, here, rather than on the first request.
     checkPoolOptions(poolOptions);
+    this.#proxy =
+      proxy === undefined || proxy === 'env'
+        ? proxy
+        : typeof proxy === 'string' || proxy instanceof URL
+          ? parseProxy(proxy)
+          : proxy;
     this.#retry = retry === undefined ? undefined : resolveRetryPolicy(retry);
     this.#maxOrigins = maxOrigins ?? Number.POSITIVE_INFINITY;
     this.#originIdleTimeout = originIdleTimeout ?? DEFAULT_ORIGIN_IDLE;
@@ -122,7 +144,11 @@ export class Agent implements AsyncDisposable {
    */
   pool(origin: string | URL): ConnectionPool {
     if (this.#closed) throw new PoolClosedError('the agent is closed');
-    const key = parseOrigin(origin).origin;
+    const target = parseOrigin(origin);
+    const proxy = this.#proxy === 'env' ? proxyForUrl(target) : this.#proxy;
+    // Connections never cross proxies: a pool's identity is its origin and its proxy (the
+    // TLS settings are the agent's own, the same for every pool).
+    const key = proxy === undefined ? target.origin : `${target.origin} via ${proxy.key}`;
     let pool = this.#pools.get(key);
     if (pool !== undefined) {
       // Most recently used goes to the end.
@@ -131,7 +157,11 @@ export class Agent implements AsyncDisposable {
       this.#emptySince.delete(key);
       return pool;
     }
-    pool = new ConnectionPool(key, this.#poolOptions, { budget: this.#budget });
+    pool = new ConnectionPool(
+      target.origin,
+      proxy === undefined ? this.#poolOptions : { ...this.#poolOptions, proxy },
+      { budget: this.#budget },
+    );
     this.#pools.set(key, pool);
     while (this.#pools.size > this.#maxOrigins) {
       const [oldestKey, oldest] = this.#pools.entries().next().value as [string, ConnectionPool];
@@ -237,7 +267,7 @@ export class Agent implements AsyncDisposable {
     }
   }
 
-  /** Per-origin snapshots of every pool the agent holds. */
+  /** Per-origin snapshots of every pool the agent holds (`origin via proxy` for proxied ones). */
   stats(): AgentStats {
     const out: AgentStats = {};
     for (const [key, pool] of this.#pools) out[key] = pool.stats();

@@ -10,6 +10,7 @@ import { openSocket } from './connector.js';
 import { channels, debug } from './diagnostics.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { type LeaseOwner, PooledConnection } from './pooled-connection.js';
+import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
 import { canReplay } from './retry.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
 
@@ -47,6 +48,14 @@ export interface PoolOptions {
   leakDetectionTimeout?: number;
   /** Time source for idle expiry; tests pass a fake one. */
   clock?: Clock;
+  /**
+   * A forward proxy for every connection of this pool: a URL (`http://user:pass@proxy:3128`)
+   * or a parsed {@link ProxyConfig}. `https:` origins are reached through a CONNECT tunnel
+   * (RFC 9110 §9.3.6); `http:` origins get their requests in absolute form (RFC 9112 §3.2.2)
+   * with Proxy-Authorization. An Agent picks one per origin (`proxyForUrl` reads the
+   * environment) and keys its pools by `ProxyConfig.key` as well as the origin.
+   */
+  proxy?: string | URL | ProxyConfig | undefined;
 }
 
 /** Options of {@link ConnectionPool.acquire}. */
@@ -161,6 +170,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   readonly #pool: ResourcePool<Slot>;
   readonly #clock: Clock | undefined;
   readonly #budget: Semaphore | undefined;
+  readonly #proxy: ProxyConfig | undefined;
+  /** True for an `http:` origin behind a proxy: requests are sent in absolute form. */
+  readonly #forwarded: boolean;
   #tlsSession: Buffer | undefined;
   #requests = 0;
   #replayed = 0;
@@ -186,6 +198,16 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     this.#options = options;
     this.#clock = options.clock;
     this.#budget = internals.budget;
+    const { proxy } = options;
+    this.#proxy =
+      proxy === undefined || typeof proxy === 'string' || proxy instanceof URL
+        ? proxy === undefined
+          ? undefined
+          : parseProxy(proxy)
+        : proxy;
+    // Through a tunnel (https:) the proxy leaves the conversation after CONNECT, so its
+    // credentials go on the CONNECT only; a plain http: request is addressed to the proxy.
+    this.#forwarded = this.#proxy !== undefined && this.#target.protocol === 'http:';
     const poolOptions: ConstructorParameters<typeof ResourcePool<Slot>>[0] = {
       create: (signal) => this.#connect(signal),
       destroy: (slot, reason) => this.#close(slot, reason),
@@ -216,6 +238,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         onSession: (session) => {
           this.#tlsSession = session;
         },
+        proxy: this.#proxy,
       });
     } catch (error) {
       this.#budget?.release();
@@ -389,8 +412,46 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     }
   }
 
+  /**
+   * The request as a forward proxy needs it: the absolute-form target, and Proxy-Authorization
+   * when the proxy has credentials and the caller did not set one. Only for `http:` origins;
+   * tunnelled requests never carry the proxy's credentials, since the origin would read them.
+   */
+  #viaProxy(options: ExchangeOptions): ExchangeOptions {
+    const path = absoluteTarget(this.#target, options.path ?? '/');
+    const authorization = this.#proxy?.authorization;
+    if (authorization === undefined) return { ...options, path };
+    const pairs: Array<readonly [string, string | number]> = [];
+    const { headers } = options;
+    if (headers !== undefined) {
+      if (Symbol.iterator in headers) {
+        for (const pair of headers as Iterable<readonly [string, string | number]>)
+          pairs.push(pair);
+      } else {
+        for (const [name, value] of Object.entries(headers)) {
+          if (value === undefined || value === null) continue;
+          if (Array.isArray(value)) for (const item of value) pairs.push([name, item]);
+          else pairs.push([name, value as string | number]);
+        }
+      }
+    }
+    if (!pairs.some(([name]) => name.toLowerCase() === 'proxy-authorization')) {
+      pairs.push(['proxy-authorization', authorization]);
+    }
+    return { ...options, path, headers: pairs };
+  }
+
   /** @internal LeaseOwner: sends on the slot's connection */
-  send(slot: Slot, options: ExchangeOptions): Promise<HttpResponse> {
+  send(slot: Slot, input: ExchangeOptions): Promise<HttpResponse> {
+    let options = input;
+    if (this.#forwarded) {
+      // http: through a proxy: absolute-form target and Proxy-Authorization (RFC 9112 §3.2.2).
+      try {
+        options = this.#viaProxy(input);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const connection = slot.connection;
     const reused = connection.completedExchanges > 0;
     const pending = connection.request(options);

@@ -2,6 +2,7 @@ import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
 import type { Origin } from './origin.js';
+import { openTunnel, type ProxyConfig } from './proxy.js';
 
 /** How to open one connection. */
 export interface ConnectOptions {
@@ -15,16 +16,56 @@ export interface ConnectOptions {
   session?: Buffer | undefined;
   /** Called with each new TLS session ticket the server sends, for later resumption. */
   onSession?: ((session: Buffer) => void) | undefined;
+  /**
+   * A forward proxy to go through. `https:` origins: a CONNECT tunnel (RFC 9110 §9.3.6), then
+   * TLS with the origin inside it, so the proxy sees neither requests nor Proxy-Authorization
+   * after the CONNECT. `http:` origins: a plain connection to the proxy; the caller sends each
+   * request in absolute form (RFC 9112 §3.2.2) with Proxy-Authorization.
+   */
+  proxy?: ProxyConfig | undefined;
 }
 
 /**
  * Opens a TCP or TLS connection to `origin` and resolves once it is ready for bytes
- * (after the TLS handshake and certificate check). On timeout, abort or error the socket is
- * destroyed and the promise rejects with a typed error.
+ * (after the TLS handshake and certificate check). With `options.proxy`, the socket leads to the
+ * proxy (`http:`) or through a CONNECT tunnel to the origin (`https:`); `connectTimeout` bounds
+ * the whole attempt, tunnel included. On timeout, abort or error the socket is destroyed and the
+ * promise rejects with a typed error (ProxyError when the proxy refuses the tunnel).
  */
-export function openSocket(origin: Origin, options: ConnectOptions): Promise<Socket> {
+export async function openSocket(origin: Origin, options: ConnectOptions): Promise<Socket> {
+  const { signal, proxy } = options;
+  if (signal?.aborted) throw abortReason(signal);
+  if (proxy === undefined) return handshake(origin, options, undefined, options.connectTimeout);
+  if (origin.protocol === 'http:') {
+    return handshake(proxy.origin, options, undefined, options.connectTimeout, 'proxy ');
+  }
+  const started = performance.now();
+  const tunnel = await openTunnel(
+    proxy,
+    { hostname: origin.hostname, port: origin.port },
+    { connectTimeout: options.connectTimeout, signal },
+  );
+  // One budget for TCP, CONNECT and TLS together, as without a proxy.
+  const left = options.connectTimeout - (performance.now() - started);
+  if (left <= 0 || signal?.aborted) {
+    tunnel.destroy();
+    throw signal?.aborted ? abortReason(signal) : new ConnectTimeoutError(options.connectTimeout);
+  }
+  return handshake(origin, options, tunnel, left);
+}
+
+/**
+ * Connects to `origin` (TCP, then TLS for `https:`), or, given `over`, runs only the TLS
+ * handshake on that already-open socket (a proxy tunnel).
+ */
+function handshake(
+  origin: Origin,
+  options: ConnectOptions,
+  over: Socket | undefined,
+  timeout: number,
+  label = '',
+): Promise<Socket> {
   const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
   return new Promise<Socket>((resolve, reject) => {
     let socket: Socket;
     const secure = origin.protocol === 'https:';
@@ -33,6 +74,7 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
         ...options.tls,
         host: origin.hostname,
         port: origin.port,
+        ...(over === undefined ? {} : { socket: over }),
         // SNI must not carry an IP address (RFC 6066 §3).
         servername: options.tls?.servername ?? (isIP(origin.hostname) !== 0 ? '' : origin.hostname),
       };
@@ -40,7 +82,7 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
       socket = tlsConnect(tlsOptions);
       if (options.onSession !== undefined) socket.on('session', options.onSession);
     } else {
-      socket = netConnect({ host: origin.hostname, port: origin.port });
+      socket = over ?? netConnect({ host: origin.hostname, port: origin.port });
     }
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
@@ -52,11 +94,12 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
     const fail = (error: Error) => {
       cleanup();
       socket.destroy();
+      over?.destroy();
       reject(error);
     };
     const onError = (error: Error) =>
       fail(
-        new SocketError(`connecting to ${origin.origin} failed: ${error.message}`, {
+        new SocketError(`connecting to ${label}${origin.origin} failed: ${error.message}`, {
           cause: error,
         }),
       );
@@ -68,11 +111,8 @@ export function openSocket(origin: Origin, options: ConnectOptions): Promise<Soc
     socket.once('error', onError);
     socket.once(secure ? 'secureConnect' : 'connect', onConnect);
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(options.connectTimeout)) {
-      timer = setTimeout(
-        () => fail(new ConnectTimeoutError(options.connectTimeout)),
-        options.connectTimeout,
-      );
+    if (Number.isFinite(timeout)) {
+      timer = setTimeout(() => fail(new ConnectTimeoutError(options.connectTimeout)), timeout);
       timer.unref();
     }
   });

@@ -337,13 +337,14 @@ describe('proxyForUrl', () => {
   });
 
   test('defaults to process.env', () => {
-    const saved = process.env['https_proxy'];
-    process.env['https_proxy'] = P;
+    const name = 'https_proxy';
+    const saved = process.env[name];
+    process.env[name] = P;
     try {
       assert.equal(proxyForUrl(new URL('https://zzz.test/'))?.origin.origin, P);
     } finally {
-      if (saved === undefined) delete process.env['https_proxy'];
-      else process.env['https_proxy'] = saved;
+      if (saved === undefined) delete process.env[name];
+      else process.env[name] = saved;
     }
   });
 });
