@@ -131,9 +131,7 @@ class Slot {
   requests = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
   retireAt: number;
-  /** The response of the exchange in progress, if its head has arrived. */
-  response: HttpResponse | undefined;
-  /** The exchange in progress, for diagnostics: method, path, start time. */
+  /** The exchange in progress, for diagnostics (only while someone listens): method, path, start time. */
   exchange: { method: string; path: string; startedAt: number } | undefined;
   /** The lease ended while an exchange was running: put the connection back when it ends. */
   returnWhenDone = false;
@@ -459,19 +457,19 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       this.#requests++;
       if (reused) this.#reused++;
       slot.requests++;
-      slot.response = undefined;
-      const method = options.method ?? 'GET';
-      const path = options.path ?? '/';
-      slot.exchange = { method, path, startedAt: performance.now() };
-      if (channels.requestStart.hasSubscribers) {
-        channels.requestStart.publish({ origin: this.origin, method, path, reused });
+      if (
+        channels.requestStart.hasSubscribers ||
+        channels.requestEnd.hasSubscribers ||
+        channels.requestError.hasSubscribers ||
+        debug.enabled
+      ) {
+        const method = options.method ?? 'GET';
+        const path = options.path ?? '/';
+        slot.exchange = { method, path, startedAt: performance.now() };
+        if (channels.requestStart.hasSubscribers) {
+          channels.requestStart.publish({ origin: this.origin, method, path, reused });
+        }
       }
-      pending.then(
-        (response) => {
-          slot.response = response;
-        },
-        () => {},
-      );
     }
     return pending;
   }
@@ -480,7 +478,6 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     const exchange = slot.exchange;
     slot.exchange = undefined;
     if (exchange !== undefined) this.#publishEnd(slot, exchange, error);
-    slot.response = undefined;
     if (!slot.returnWhenDone) return;
     slot.returnWhenDone = false;
     this.#putBack(slot);
@@ -515,7 +512,8 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       this.#putBack(slot);
       return;
     }
-    if (slot.response === undefined) {
+    const response = connection.response;
+    if (response === undefined) {
       // Released while waiting for a response nobody will read: no way to reuse it safely.
       this.#endLease(slot);
       this.#pool.discard(slot);
@@ -523,7 +521,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     }
     // Released with the body unread: drain a little (or close), then come home.
     slot.returnWhenDone = true;
-    void slot.response.dump();
+    void response.dump();
   }
 
   /** @internal LeaseOwner: the lease ended, close the connection */

@@ -116,22 +116,27 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   // --- consumer side ---
 
+  /** The next queued chunk, if any, resuming the socket once the queue has room again. */
+  #dequeue(): Uint8Array | undefined {
+    if (this.#queueHead === this.#queue.length) return undefined;
+    const chunk = this.#queue[this.#queueHead]!;
+    this.#queue[this.#queueHead++] = EMPTY;
+    this.#queuedBytes -= chunk.byteLength;
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue = [];
+      this.#queueHead = 0;
+    }
+    if (this.#paused && this.#queuedBytes < HIGH_WATER_MARK / 2) {
+      this.#paused = false;
+      this.#source.resume();
+    }
+    return chunk;
+  }
+
   #take(): Promise<IteratorResult<Uint8Array>> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
-    if (this.#queueHead < this.#queue.length) {
-      const chunk = this.#queue[this.#queueHead]!;
-      this.#queue[this.#queueHead++] = EMPTY;
-      this.#queuedBytes -= chunk.byteLength;
-      if (this.#queueHead === this.#queue.length) {
-        this.#queue = [];
-        this.#queueHead = 0;
-      }
-      if (this.#paused && this.#queuedBytes < HIGH_WATER_MARK / 2) {
-        this.#paused = false;
-        this.#source.resume();
-      }
-      return Promise.resolve({ done: false, value: chunk });
-    }
+    const chunk = this.#dequeue();
+    if (chunk !== undefined) return Promise.resolve({ done: false, value: chunk });
     if (this.#ended) return Promise.resolve({ done: true, value: undefined });
     if (this.#waiter !== undefined) {
       return Promise.reject(new BodyUsedError('concurrent reads of one response body'));
@@ -171,34 +176,55 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   }
 
   /** Reads the whole body into one buffer. */
-  async bytes(): Promise<Uint8Array> {
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    for await (const chunk of this) {
+  bytes(): Promise<Uint8Array> {
+    if (this.#used) return Promise.reject(new BodyUsedError());
+    this.#used = true;
+    return this.#collect([], 0);
+  }
+
+  /**
+   * Gathers chunks: whatever is queued is taken at once, and only an empty queue waits. A
+   * small body that arrived with its head costs no wait at all.
+   */
+  #collect(chunks: Uint8Array[], length: number): Promise<Uint8Array> {
+    for (;;) {
+      if (this.#error !== undefined) return Promise.reject(this.#error);
+      const chunk = this.#dequeue();
+      if (chunk === undefined) break;
       chunks.push(chunk);
       length += chunk.byteLength;
     }
-    if (chunks.length === 1) return chunks[0]!;
-    return Buffer.concat(chunks, length);
+    if (this.#ended) {
+      return Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
+    }
+    return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    }).then((result) => {
+      if (result.done) return this.#collect(chunks, length);
+      chunks.push(result.value);
+      return this.#collect(chunks, length + result.value.byteLength);
+    });
   }
 
   /** Reads the whole body as UTF-8 text. */
-  async text(): Promise<string> {
-    const bytes = await this.bytes();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  text(): Promise<string> {
+    return this.bytes().then((bytes) =>
+      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
+    );
   }
 
   /** Reads the whole body and parses it as JSON. */
-  async json(): Promise<unknown> {
-    return JSON.parse(await this.text());
+  json(): Promise<unknown> {
+    return this.text().then((text) => JSON.parse(text));
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */
-  async arrayBuffer(): Promise<ArrayBuffer> {
-    const bytes = await this.bytes();
-    const copy = new Uint8Array(bytes.byteLength);
-    copy.set(bytes);
-    return copy.buffer;
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.bytes().then((bytes) => {
+      const copy = new Uint8Array(bytes.byteLength);
+      copy.set(bytes);
+      return copy.buffer;
+    });
   }
 
   /**

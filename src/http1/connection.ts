@@ -183,6 +183,11 @@ export class Http1Connection implements BodySource {
     return this.#responseStarted;
   }
 
+  /** The response of the exchange in progress, once its head has arrived. */
+  get response(): HttpResponse | undefined {
+    return this.#exchange?.response;
+  }
+
   /** Status of the last response head received (0 before any). */
   get lastStatus(): number {
     return this.#lastStatus;
