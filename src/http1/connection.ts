@@ -289,15 +289,25 @@ export class Http1Connection implements BodySource {
         signal.addEventListener('abort', exchange.onAbort, { once: true });
       }
       const socket = this.#socket;
-      if (body === null || bodyBytes !== undefined) {
-        socket.cork();
-        socket.write(serialized.head, 'latin1');
-        if (bodyBytes !== undefined && framingLength(bodyBytes) > 0) socket.write(bodyBytes);
-        socket.uncork();
+      if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
+        if (body === null || bodyBytes !== undefined) {
+          // One write, no corking: the common bodiless request goes straight to the socket.
+          socket.write(serialized.head, 'latin1');
+          this.#requestWritten(exchange);
+        } else {
+          socket.write(serialized.head, 'latin1');
+          void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+        }
+      } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
+        // Head and an ASCII body as one string: one write, one system call.
+        socket.write(serialized.head + bodyBytes, 'latin1');
         this.#requestWritten(exchange);
       } else {
+        socket.cork();
         socket.write(serialized.head, 'latin1');
-        void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+        socket.write(bodyBytes);
+        socket.uncork();
+        this.#requestWritten(exchange);
       }
     });
   }
@@ -615,6 +625,14 @@ export class Http1Connection implements BodySource {
 
 const NO_BODY: BodyFraming = { kind: 'none' };
 const CHUNKED: BodyFraming = { kind: 'chunked' };
+
+/** True when every character is ASCII, so Latin-1 and UTF-8 encode the string alike. */
+function isLatin1Safe(text: string): boolean {
+  // Short bodies only: scanning a long string costs more than the extra write saves.
+  if (text.length > 1024) return false;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
 
 function framingLength(body: string | Uint8Array): number {
   return typeof body === 'string' ? body.length : body.byteLength;

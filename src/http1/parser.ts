@@ -175,6 +175,12 @@ function parseContentLength(value: string): number {
  * (RFC 9110 §5.6.1).
  */
 function forEachListElement(value: string, fn: (element: string) => void): void {
+  // Most fields hold one element (`keep-alive`, `chunked`): no split, no array.
+  if (!value.includes(',')) {
+    const element = value.trim().toLowerCase();
+    if (element.length > 0) fn(element);
+    return;
+  }
   for (const part of value.split(',')) {
     const element = part.trim().toLowerCase();
     if (element.length > 0) fn(element);
@@ -685,15 +691,18 @@ export class ResponseParser {
     return [this.#scratch as Latin1Buffer, 0];
   }
 
+  /** Notes `close` and `keep-alive` in a Connection field (RFC 9112 §9.3); bound once, not per field. */
+  readonly #onConnectionToken = (token: string): void => {
+    if (token === 'close') this.#connectionClose = true;
+    else if (token === 'keep-alive') this.#connectionKeepAlive = true;
+  };
+
   /** Records the fields that decide framing and persistence. */
   #framingField(name: string, value: string): void {
     switch (name.length) {
       case 10:
         if (name.toLowerCase() === 'connection') {
-          forEachListElement(value, (token) => {
-            if (token === 'close') this.#connectionClose = true;
-            else if (token === 'keep-alive') this.#connectionKeepAlive = true;
-          });
+          forEachListElement(value, this.#onConnectionToken);
         }
         break;
       case 14:
