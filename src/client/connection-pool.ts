@@ -382,10 +382,14 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
+      // An idle connection is taken without a promise; otherwise wait (or connect) for one.
+      const idle =
+        attempt === 0 && options.signal?.aborted !== true ? this.#pool.tryAcquireIdle() : undefined;
       const slot = this.#lend(
-        await this.#pool.acquire(
-          attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
-        ),
+        idle ??
+          (await this.#pool.acquire(
+            attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
+          )),
         started,
       );
       const reused = slot.connection.completedExchanges > 0;

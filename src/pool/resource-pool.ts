@@ -339,6 +339,18 @@ export class ResourcePool<R> {
   }
 
   /**
+   * Lends a healthy idle resource at once, or returns undefined: never waits, never creates.
+   * The fast path of {@link acquire} for callers that can skip a promise when one is idle.
+   */
+  tryAcquireIdle(): R | undefined {
+    if (this.#state !== 'open') return undefined;
+    const entry = this.#takeIdle();
+    if (entry === undefined) return undefined;
+    this.#lend(entry.resource);
+    return entry.resource;
+  }
+
+  /**
    * Takes back a leased resource: it goes straight to the oldest waiter, else onto the
    * idle stack; it is destroyed instead if not reusable, past `expiresAt`, or the pool is
    * closing. A no-op for a resource that destroy() already destroyed.
