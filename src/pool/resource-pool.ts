@@ -364,7 +364,8 @@ export class ResourcePool<R> {
       throw new InvalidArgumentError(`expiresAt must be a number, got ${String(expiresAt)}`);
     }
     if (!this.#unlend(resource, 'release')) return;
-    const now = this.#clock.now();
+    const expiring = expiresAt !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Number.POSITIVE_INFINITY;
+    const now = expiring ? this.#clock.now() : 0;
     if (this.#state !== 'open') this.#destroyResource(resource, 'pool-closed');
     else if (!reusable) this.#destroyResource(resource, 'not-reusable');
     else if (expiresAt <= now) this.#destroyResource(resource, 'expired');
@@ -529,9 +530,12 @@ export class ResourcePool<R> {
 
   /** Pops idle entries until a lendable one, destroying expired and unhealthy ones on the way. */
   #takeIdle(): IdleEntry<R> | undefined {
-    const now = this.#clock.now();
+    // The clock is read only when some entry can expire at all: a pool that never expires
+    // anything never pays for it.
+    let now = Number.NaN;
     let found: IdleEntry<R> | undefined;
     for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
+      if (entry.deadline !== Number.POSITIVE_INFINITY && Number.isNaN(now)) now = this.#clock.now();
       if (entry.deadline <= now) {
         this.#destroyResource(entry.resource, entry.expiresAt <= now ? 'expired' : 'idle-timeout');
       } else if (!this.#healthy(entry.resource)) {
@@ -554,8 +558,13 @@ export class ResourcePool<R> {
     }
   }
 
+  /** Puts a resource on the idle stack; `now` may be 0 when nothing expires (no deadline to compute). */
   #pushIdle(resource: R, now: number, expiresAt: number): void {
     const deadline = Math.min(now + this.#idleTimeout, expiresAt);
+    if (deadline === Number.POSITIVE_INFINITY) {
+      this.#idle.push({ resource, deadline, expiresAt });
+      return;
+    }
     if (deadline <= now) {
       this.#destroyResource(resource, 'idle-timeout');
       this.#afterSlotFreed();
