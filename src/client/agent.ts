@@ -74,6 +74,11 @@ export class Agent implements AsyncDisposable {
   readonly #proxy: ProxyConfig | 'env' | undefined;
   /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
   readonly #pools = new Map<string, ConnectionPool>();
+  /** When each pool was last asked for (a use counter, not a time): the LRU order. */
+  readonly #lastUsed = new WeakMap<ConnectionPool, number>();
+  #uses = 0;
+  /** The pool key of each origin string seen, so a repeat request skips parsing it. */
+  readonly #keys = new Map<string, string>();
   readonly #budget: Semaphore | undefined;
   readonly #maxOrigins: number;
   readonly #originIdleTimeout: number;
@@ -144,16 +149,25 @@ export class Agent implements AsyncDisposable {
    */
   pool(origin: string | URL): ConnectionPool {
     if (this.#closed) throw new PoolClosedError('the agent is closed');
+    const input = typeof origin === 'string' ? origin : origin.href;
+    const known = this.#keys.get(input);
+    const cached = known === undefined ? undefined : this.#pools.get(known);
+    if (cached !== undefined) {
+      this.#lastUsed.set(cached, ++this.#uses);
+      this.#emptySince.delete(known!);
+      return cached;
+    }
     const target = parseOrigin(origin);
     const proxy = this.#proxy === 'env' ? proxyForUrl(target) : this.#proxy;
     // Connections never cross proxies: a pool's identity is its origin and its proxy (the
     // TLS settings are the agent's own, the same for every pool).
     const key = proxy === undefined ? target.origin : `${target.origin} via ${proxy.key}`;
+    // Bounded: a crawler may see millions of origin spellings.
+    if (this.#keys.size >= 4096) this.#keys.clear();
+    this.#keys.set(input, key);
     let pool = this.#pools.get(key);
     if (pool !== undefined) {
-      // Most recently used goes to the end.
-      this.#pools.delete(key);
-      this.#pools.set(key, pool);
+      this.#lastUsed.set(pool, ++this.#uses);
       this.#emptySince.delete(key);
       return pool;
     }
@@ -163,12 +177,20 @@ export class Agent implements AsyncDisposable {
       { budget: this.#budget },
     );
     this.#pools.set(key, pool);
+    this.#lastUsed.set(pool, ++this.#uses);
     while (this.#pools.size > this.#maxOrigins) {
-      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, ConnectionPool];
+      const [oldestKey, oldest] = this.#leastRecentlyUsed()[0]!;
       this.#drop(oldestKey, oldest);
     }
     this.#armSweeper();
     return pool;
+  }
+
+  /** Pools from least to most recently used. O(n log n): only for eviction, never per request. */
+  #leastRecentlyUsed(): Array<[string, ConnectionPool]> {
+    return [...this.#pools].sort(
+      ([, a], [, b]) => (this.#lastUsed.get(a) ?? 0) - (this.#lastUsed.get(b) ?? 0),
+    );
   }
 
   /**
@@ -287,7 +309,7 @@ export class Agent implements AsyncDisposable {
 
   /** Under `maxTotal`, frees a permit for a waiter by closing the oldest idle connection of the least recently used pool. */
   #reclaimIdle(): void {
-    for (const pool of this.#pools.values()) {
+    for (const [, pool] of this.#leastRecentlyUsed()) {
       if (pool.closeIdleConnection()) return;
     }
   }

@@ -364,7 +364,8 @@ export class ResourcePool<R> {
       throw new InvalidArgumentError(`expiresAt must be a number, got ${String(expiresAt)}`);
     }
     if (!this.#unlend(resource, 'release')) return;
-    const expiring = expiresAt !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Number.POSITIVE_INFINITY;
+    const expiring =
+      expiresAt !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Number.POSITIVE_INFINITY;
     const now = expiring ? this.#clock.now() : 0;
     if (this.#state !== 'open') this.#destroyResource(resource, 'pool-closed');
     else if (!reusable) this.#destroyResource(resource, 'not-reusable');
