@@ -221,9 +221,10 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
     return this.bytes().then((bytes) => {
-      const copy = new Uint8Array(bytes.byteLength);
+      // One copy into a buffer of its own, not zero-filled first (the bytes are all written).
+      const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
       copy.set(bytes);
-      return copy.buffer;
+      return copy.buffer as ArrayBuffer;
     });
   }
 
