@@ -110,7 +110,12 @@ type Exchange = {
   drainExceeded: boolean;
   /** The server switched protocols (101), which this client never asks for. */
   upgraded: boolean;
+  /** The head has arrived and the body timer is still to be armed (after the parser returns). */
+  bodyPending: boolean;
 };
+
+/** A timer made once per connection and refreshed for each use. */
+type PersistentTimer = { readonly ms: number; readonly timeout: NodeJS.Timeout };
 
 /**
  * One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
@@ -128,8 +133,16 @@ export class Http1Connection implements BodySource {
   readonly #parser: ResponseParser;
   #state: ConnectionState = 'idle';
   #exchange: Exchange | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /**
+   * One timer per kind, made once and `refresh()`ed for each exchange: arming costs no
+   * allocation, and disarming only clears {@link #timerKind} (a timer that fires for a kind
+   * no longer armed does nothing). Both are cleared when the connection closes.
+   */
+  #headersTimer: PersistentTimer | undefined;
+  #bodyTimer: PersistentTimer | undefined;
   #timerKind: 'headers' | 'body' | undefined;
+  /** The body reader asked for a pause (backpressure): no body timer runs meanwhile. */
+  #readerPaused = false;
   #completedExchanges = 0;
   #keepAliveHintMs: number | undefined;
   #lastStatus = 0;
@@ -279,6 +292,7 @@ export class Http1Connection implements BodySource {
         drainedBytes: 0,
         drainExceeded: false,
         upgraded: false,
+        bodyPending: false,
       };
       this.#exchange = exchange;
       this.#state = 'busy';
@@ -386,26 +400,31 @@ export class Http1Connection implements BodySource {
       this.#disarm();
       return;
     }
-    if (this.#timer !== undefined && this.#timerKind === kind) {
-      this.#timer.refresh();
-      return;
+    let timer = kind === 'headers' ? this.#headersTimer : this.#bodyTimer;
+    if (timer !== undefined && timer.ms === ms) {
+      timer.timeout.refresh();
+    } else {
+      if (timer !== undefined) clearTimeout(timer.timeout);
+      timer = { ms, timeout: setTimeout(() => this.#onTimeout(kind, ms), ms) };
+      timer.timeout.unref();
+      if (kind === 'headers') this.#headersTimer = timer;
+      else this.#bodyTimer = timer;
     }
-    this.#disarm();
     this.#timerKind = kind;
-    this.#timer = setTimeout(() => this.#onTimeout(kind, ms), ms);
-    this.#timer.unref();
+  }
+
+  /** Re-arms the body timer after body data moved, if it is the one armed. */
+  #bodyProgress(): void {
+    if (this.#timerKind === 'body') this.#bodyTimer!.timeout.refresh();
   }
 
   #disarm(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#timerKind = undefined;
-    }
+    this.#timerKind = undefined;
   }
 
   #onTimeout(kind: 'headers' | 'body', ms: number): void {
-    this.#timer = undefined;
+    // A timer whose kind is no longer armed was left to run out: nothing to do.
+    if (this.#timerKind !== kind) return;
     this.#timerKind = undefined;
     const exchange = this.#exchange;
     if (exchange === undefined) return;
@@ -446,13 +465,17 @@ export class Http1Connection implements BodySource {
       // The parser stops early only after a complete message (or a 101, handled above).
       exchange.poisoned = true;
     }
-    if (exchange.responseComplete && this.#exchange === exchange) {
-      if (exchange.requestWritten) this.#endExchange(exchange);
-      else {
+    if (this.#exchange !== exchange) return;
+    if (exchange.responseComplete) {
+      if (!exchange.requestWritten) {
         // An answer before the upload finished (Go #7569): deliver it, stop uploading, close.
         exchange.poisoned = true;
-        this.#endExchange(exchange);
       }
+      this.#endExchange(exchange);
+    } else if (exchange.bodyPending) {
+      exchange.bodyPending = false;
+      // A reader that already pushed back is not the server being slow: resume() arms it.
+      if (!this.#readerPaused) this.#arm('body', exchange.bodyTimeout);
     }
   }
 
@@ -474,7 +497,10 @@ export class Http1Connection implements BodySource {
       head.rawHeaders,
       body,
     );
-    this.#arm('body', exchange.bodyTimeout);
+    // Armed once the parser returns, and only if the body is still to come: most small
+    // responses end in the same chunk as their head.
+    exchange.bodyPending = true;
+    this.#disarm();
     exchange.resolve(exchange.response);
   }
 
@@ -486,7 +512,7 @@ export class Http1Connection implements BodySource {
         exchange.drainExceeded = true;
       }
     } else exchange.body!.push(chunk);
-    if (this.#timerKind === 'body') this.#timer!.refresh();
+    this.#bodyProgress();
   }
 
   #onComplete(trailers: string[]): void {
@@ -537,6 +563,7 @@ export class Http1Connection implements BodySource {
 
   /** @internal backpressure from the body reader */
   pause(): void {
+    this.#readerPaused = true;
     this.#socket.pause();
     // A reader that is behind is not the server being slow.
     if (this.#timerKind === 'body') this.#disarm();
@@ -544,6 +571,7 @@ export class Http1Connection implements BodySource {
 
   /** @internal backpressure from the body reader */
   resume(): void {
+    this.#readerPaused = false;
     this.#socket.resume();
     const exchange = this.#exchange;
     if (exchange !== undefined && exchange.response !== undefined && !exchange.responseComplete) {
@@ -556,6 +584,7 @@ export class Http1Connection implements BodySource {
     const exchange = this.#exchange;
     if (exchange === undefined || exchange.responseComplete) return;
     exchange.draining = true;
+    this.#readerPaused = false;
     this.#socket.resume();
     // Draining only saves a reconnect: a server slow to finish gets the connection closed
     // instead of holding it for a whole bodyTimeout.
@@ -611,6 +640,9 @@ export class Http1Connection implements BodySource {
     this.#state = 'closed';
     this.#closeError = error;
     this.#disarm();
+    // Nothing may keep a closed connection alive until a timer runs out.
+    if (this.#headersTimer !== undefined) clearTimeout(this.#headersTimer.timeout);
+    if (this.#bodyTimer !== undefined) clearTimeout(this.#bodyTimer.timeout);
     this.#socket.destroy();
     this.#events.onClose?.(error);
   }
