@@ -38,7 +38,8 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   #error: Error | undefined;
   #used = false;
   #dumping = false;
-  #onSettled: Array<() => void> = [];
+  /** Callbacks of dump() calls waiting for the exchange to end; made only when one waits. */
+  #onSettled: Array<() => void> | undefined;
   #trailers: readonly string[] = [];
 
   /** @param source the connection feeding this body */
@@ -110,7 +111,8 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   #settle(): void {
     const callbacks = this.#onSettled;
-    this.#onSettled = [];
+    if (callbacks === undefined) return;
+    this.#onSettled = undefined;
     for (const callback of callbacks) callback();
   }
 
@@ -235,7 +237,10 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   dump(): Promise<void> {
     if (!this.#used) this.#used = true;
     if (this.#ended || this.#error !== undefined) return Promise.resolve();
-    const settled = new Promise<void>((resolve) => this.#onSettled.push(resolve));
+    const settled = new Promise<void>((resolve) => {
+      this.#onSettled ??= [];
+      this.#onSettled.push(resolve);
+    });
     if (!this.#dumping) this.#cancel();
     return settled;
   }

@@ -493,7 +493,7 @@ export class Http1Connection implements BodySource {
     exchange.response = new HttpResponse(
       head.status,
       head.statusText,
-      `${head.versionMajor}.${head.versionMinor}`,
+      head.versionMinor === 1 ? '1.1' : head.versionMinor === 0 ? '1.0' : `1.${head.versionMinor}`,
       head.rawHeaders,
       body,
     );
