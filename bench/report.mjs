@@ -101,10 +101,10 @@ export function summarize(data) {
 /**
  * The targets of the benchmark issue, each with its measured value.
  *
- * @param {any} data
+ * @param {any} _data
  * @param {ReturnType<typeof summarize>} s
  */
-export function targets(data, s) {
+export function targets(_data, s) {
   const rows = [];
   /** @param {string} scenario @param {string} client */
   const cell = (scenario, client) => s.http[`${scenario}|${client}`];

@@ -74,7 +74,8 @@ export function renderSvg(data) {
 
   const out = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="title" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
+    '<title id="title">HTTP/1.1 requests per second for each client and scenario, measured side by side against the same server</title>',
   );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(
