@@ -27,7 +27,13 @@ if (files.length === 0) {
   console.error('no test files found under build/test');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-});
+// A failing test can leave a server open behind it: exit once the tests are done rather
+// than wait for the event loop, and bound any single test so nothing hangs CI.
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-reporter=spec', '--test-force-exit', '--test-timeout=120000', ...files],
+  {
+    stdio: 'inherit',
+  },
+);
 process.exit(result.status ?? 1);

@@ -178,12 +178,24 @@ export class Agent implements AsyncDisposable {
     );
     this.#pools.set(key, pool);
     this.#lastUsed.set(pool, ++this.#uses);
-    while (this.#pools.size > this.#maxOrigins) {
-      const [oldestKey, oldest] = this.#leastRecentlyUsed()[0]!;
-      this.#drop(oldestKey, oldest);
-    }
+    this.#enforceMaxOrigins(pool);
     this.#armSweeper();
     return pool;
+  }
+
+  /**
+   * Drops least recently used pools beyond `maxOrigins`, but only pools with nothing leased,
+   * waiting or connecting: dropping a busy one would fail its callers for nothing. Until
+   * one frees up the bound is exceeded; the sweeper and the next new origin try again.
+   */
+  #enforceMaxOrigins(keep?: ConnectionPool): void {
+    if (this.#pools.size <= this.#maxOrigins) return;
+    for (const [key, pool] of this.#leastRecentlyUsed()) {
+      if (this.#pools.size <= this.#maxOrigins) return;
+      if (pool === keep) continue;
+      const s = pool.stats();
+      if (s.leased === 0 && s.waiting === 0 && s.connecting === 0) this.#drop(key, pool);
+    }
   }
 
   /** Pools from least to most recently used. O(n log n): only for eviction, never per request. */
@@ -259,13 +271,13 @@ export class Agent implements AsyncDisposable {
       policy !== undefined &&
       (policy.methods.has(method.toUpperCase()) || hasHeader(options.headers, 'idempotency-key')) &&
       isReplayable(options.body);
-    const pool = this.pool(url.origin);
     const requestOptions: RequestOptions = { ...options, path: url.pathname + url.search };
     for (let attempt = 0; ; attempt++) {
       const canRetry = retryable && attempt < policy!.limit;
       let response: HttpResponse;
       try {
-        response = await pool.request(requestOptions);
+        // Looked up on every attempt: the pool may have been dropped while a retry slept.
+        response = await this.pool(url.origin).request(requestOptions);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (!canRetry || typeof code !== 'string' || !policy!.errorCodes.has(code)) throw error;
@@ -342,6 +354,7 @@ export class Agent implements AsyncDisposable {
       if (since === undefined) this.#emptySince.set(key, now);
       else if (now - since >= this.#originIdleTimeout) this.#drop(key, pool);
     }
+    this.#enforceMaxOrigins();
     if (this.#pools.size === 0 && this.#sweeper !== undefined) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;

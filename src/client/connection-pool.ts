@@ -402,6 +402,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
           // Refused before anything was sent: the connection is as good as before.
           slot.returnWhenDone = false;
           this.giveBack(slot);
+        } else if (slot.returnWhenDone) {
+          // The exchange never started, yet the connection is gone: no exchange end will
+          // hand this slot back, so hand it back here.
+          slot.returnWhenDone = false;
+          this.throwAway(slot);
         }
         // Only a reused connection's failure is replayed, so a replay that meets a failure
         // on a new connection stops there; the bound covers a run of stale ones.
@@ -619,6 +624,9 @@ export function checkPoolOptions(options: PoolOptions): void {
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       throw new InvalidArgumentError(`${name} must be a non-negative number`);
     }
+  }
+  if (options.connectTimeout === 0) {
+    throw new InvalidArgumentError('connectTimeout must be positive (Infinity for no bound)');
   }
   if (options.maxRequestsPerConnection === 0) {
     throw new InvalidArgumentError('maxRequestsPerConnection must be at least 1');

@@ -13,6 +13,13 @@ export interface LeaseOwner<S> {
 }
 
 /**
+ * Each response keeps the lease it came from reachable: `(await pool.acquire()).request(...)`
+ * drops the lease at once, and the leak detector must not close the connection under a body
+ * that is still being read.
+ */
+const leaseOfResponse = new WeakMap<HttpResponse, object>();
+
+/**
  * A connection lent by a {@link ConnectionPool}: one request at a time, and it goes home on
  * {@link release} or at the end of an `await using` block.
  *
@@ -44,7 +51,10 @@ export class PooledConnection<S = unknown> implements AsyncDisposable {
     if (this.#released) {
       return Promise.reject(new InvalidStateError('this connection was already released'));
     }
-    return this.#owner.send(this.#slot, options);
+    return this.#owner.send(this.#slot, options).then((response) => {
+      leaseOfResponse.set(response, this);
+      return response;
+    });
   }
 
   /** Gives the connection back to the pool. A second call does nothing. */

@@ -13,6 +13,9 @@ export interface BodySource {
   cancel(): void;
 }
 
+/** Flow control after the message ended: the connection may be serving another exchange. */
+const DETACHED: BodySource = { pause() {}, resume() {}, cancel() {} };
+
 /** Bytes queued before the socket is paused; a reader that keeps up never reaches it. */
 const HIGH_WATER_MARK = 64 * 1024;
 
@@ -28,7 +31,7 @@ type Waiter = {
  * The connection pushes into it ({@link push}, {@link end}, {@link fail}); the caller reads.
  */
 export class ResponseBody implements AsyncIterable<Uint8Array> {
-  readonly #source: BodySource;
+  #source: BodySource;
   #queue: Uint8Array[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
@@ -94,6 +97,15 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     this.#settle();
   }
 
+  /**
+   * The message is over and every byte is queued: from now on the reader's pace is no
+   * concern of the connection's, which may already carry the next exchange.
+   */
+  detach(): void {
+    this.#source = DETACHED;
+    this.#paused = false;
+  }
+
   /** The message failed (truncated, reset, timed out). Called by the connection. */
   fail(error: Error): void {
     if (this.#ended || this.#error !== undefined) return;
@@ -137,6 +149,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   #take(): Promise<IteratorResult<Uint8Array>> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#dumping) return Promise.reject(givenUp());
     const chunk = this.#dequeue();
     if (chunk !== undefined) return Promise.resolve({ done: false, value: chunk });
     if (this.#ended) return Promise.resolve({ done: true, value: undefined });
@@ -167,6 +180,12 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   #cancel(): void {
     this.#dumping = true;
+    // A reader still waiting must not see the end of a drained body as a short success.
+    const waiter = this.#waiter;
+    if (waiter !== undefined) {
+      this.#waiter = undefined;
+      waiter.reject(givenUp());
+    }
     this.#queue = [];
     this.#queueHead = 0;
     this.#queuedBytes = 0;
@@ -191,6 +210,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   #collect(chunks: Uint8Array[], length: number): Promise<Uint8Array> {
     for (;;) {
       if (this.#error !== undefined) return Promise.reject(this.#error);
+      if (this.#dumping) return Promise.reject(givenUp());
       const chunk = this.#dequeue();
       if (chunk === undefined) break;
       chunks.push(chunk);
@@ -247,3 +267,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function givenUp(): BodyUsedError {
+  return new BodyUsedError('the response body was given up (dump() or release) while being read');
+}

@@ -519,7 +519,15 @@ export class Http1Connection implements BodySource {
     const exchange = this.#exchange!;
     exchange.responseComplete = true;
     this.#disarm();
-    exchange.body!.end(trailers);
+    const body = exchange.body!;
+    body.end(trailers);
+    // Every byte is in the body's queue now: a reader that pushed back no longer holds the
+    // socket, which must be reading again before the connection can serve anyone else.
+    body.detach();
+    if (this.#readerPaused) {
+      this.#readerPaused = false;
+      this.#socket.resume();
+    }
   }
 
   #onSocketEnd(): void {
@@ -589,7 +597,13 @@ export class Http1Connection implements BodySource {
     // Draining only saves a reconnect: a server slow to finish gets the connection closed
     // instead of holding it for a whole bodyTimeout.
     this.#disarm();
-    this.#arm('body', Math.min(exchange.bodyTimeout, DRAIN_TIMEOUT));
+    const bodyTimeout = exchange.bodyTimeout;
+    this.#arm(
+      'body',
+      Number.isFinite(bodyTimeout) && bodyTimeout > 0
+        ? Math.min(bodyTimeout, DRAIN_TIMEOUT)
+        : DRAIN_TIMEOUT,
+    );
   }
 
   // --- ending ---

@@ -308,3 +308,21 @@ describe('Agent retries', () => {
     await server.close();
   });
 });
+
+describe('Agent maxOrigins under load', () => {
+  test('a pool with requests in hand is never dropped to make room for another origin', async () => {
+    const slow = await countingServer(100);
+    const other = await countingServer();
+    try {
+      await using agent = new Agent({ maxOrigins: 1, maxSize: 1 });
+      const a1 = agent.request(`${slow.origin}/1`);
+      const a2 = agent.request(`${slow.origin}/2`);
+      const b = agent.request(`http://localhost:${other.port}/b`);
+      const texts = await Promise.all([a1, a2, b].map(async (p) => (await p).text()));
+      assert.deepEqual(texts, ['GET /1', 'GET /2', 'GET /b']);
+    } finally {
+      await slow.close();
+      await other.close();
+    }
+  });
+});

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import {
   AcquireTimeoutError,
+  BodyUsedError,
   ConnectionPool,
   EmptyPoolError,
   InvalidArgumentError,
@@ -477,3 +480,67 @@ describe('draining', () => {
     await server.close();
   });
 });
+
+describe('bodies, backpressure and leases', () => {
+  test('a response that completes while its reader pushed back does not leave the socket paused', async () => {
+    const size = 70 * 1024;
+    const server = await startRawServer((socket, head) => {
+      if (head.startsWith('GET /big')) {
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+        socket.write(Buffer.alloc(60 * 1024, 97));
+        setTimeout(() => socket.write(Buffer.alloc(size - 60 * 1024, 98)), 50);
+      } else socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 1, headersTimeout: 2000 });
+    const big = await pool.request({ path: '/big' });
+    // Nobody reads the big body yet: all of it arrives, over the 64 KiB pause mark.
+    await eventually(() => pool.stats().idle === 1, 2000, 'the exchange to end');
+    const small = await pool.request({ path: '/small' });
+    assert.equal(await small.text(), 'ok');
+    assert.equal((await big.bytes()).byteLength, size);
+    assert.equal(server.connections, 1);
+    await pool.close();
+    await server.close();
+  });
+
+  test('releasing a lease while its body is being read fails the reader instead of truncating', async () => {
+    const server = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+      setTimeout(() => socket.write('world'), 50);
+    });
+    const pool = new ConnectionPool(server.origin);
+    const conn = await pool.acquire();
+    const res = await conn.request({});
+    const text = res.text();
+    conn.release();
+    await assert.rejects(text, BodyUsedError);
+    await pool.close();
+    await server.close();
+  });
+
+  test('a response keeps its lease alive: the leak detector does not close a body being read', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+      setTimeout(() => socket.write('world'), 80);
+    });
+    const pool = new ConnectionPool(server.origin);
+    // The lease itself is dropped at once; only the response is kept.
+    const res = await (await pool.acquire()).request({});
+    for (let i = 0; i < 5; i++) {
+      gc();
+      await sleep(10);
+    }
+    assert.equal(await res.text(), 'helloworld');
+    assert.equal(pool.stats().leaks, 0);
+    await pool.destroy();
+    await server.close();
+  });
+
+  test('connectTimeout 0 is refused: it would fail every connection', () => {
+    assert.throws(() => new ConnectionPool(server0, { connectTimeout: 0 }), InvalidArgumentError);
+  });
+});
+
+const server0 = 'http://127.0.0.1:9';
