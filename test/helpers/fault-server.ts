@@ -18,6 +18,7 @@
  * valid HTTP, so such a request fails loudly instead of being answered wrongly.
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
+import { prng } from './random.js';
 
 /** Probabilities (0..1) of each fault per request. */
 export interface FaultRates {
@@ -48,18 +49,6 @@ export const FAILING_FATES: ReadonlySet<Fate> = new Set([
   'reset-after',
   'poisoned',
 ]);
-
-/** A small seeded PRNG (mulberry32): the same seed replays the same faults. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A running fault server. */
 export interface FaultServer {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { ResponseError, ResponseLimitError } from '../../src/errors.js';
 import { type ResponseHead, ResponseParser } from '../../src/http1/parser.js';
+import { prng } from '../helpers/random.js';
 
 interface ExpectedMessage {
   status?: number;
@@ -250,18 +251,6 @@ function checkAccepted(c: Case, expect: Expectation, out: Outcome): void {
   }
 }
 
-/** Seeded PRNG (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function seedOf(id: string): number {
   let h = 2166136261;
   for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 16777619);
@@ -269,7 +258,7 @@ function seedOf(id: string): number {
 }
 
 function splitsFor(c: Case, length: number): number[][] {
-  const rnd = random(seedOf(c.id));
+  const rnd = prng(seedOf(c.id));
   const all: number[][] = [[]];
   for (let s = 0; s < 8 && length > 1; s++) {
     const n = 1 + Math.floor(rnd() * 4);

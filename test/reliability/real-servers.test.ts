@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ConnectionPool } from '../../src/index.js';
-import { prng } from '../helpers/fault-server.js';
+import { prng } from '../helpers/random.js';
 import { sleep } from '../helpers/servers.js';
 
 /**
