@@ -326,9 +326,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   }
 
   /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
-  #endLease(slot: Slot): void {
+  #endLease(slot: Slot, now = performance.now()): void {
     if (Number.isNaN(slot.leasedAt)) return;
-    this.#leaseTime.record(performance.now() - slot.leasedAt);
+    this.#leaseTime.record(now - slot.leasedAt);
     slot.leasedAt = Number.NaN;
     if (slot.leakTimer !== undefined) {
       clearTimeout(slot.leakTimer);
@@ -381,17 +381,21 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     if (options.signal !== undefined) acquireOptions.signal = options.signal;
     if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
     for (let attempt = 0; ; attempt++) {
-      const started = performance.now();
-      // An idle connection is taken without a promise; otherwise wait (or connect) for one.
+      // An idle connection is taken without a promise (and without a wait to time: NaN records
+      // as 0); otherwise wait (or connect) for one.
       const idle =
         attempt === 0 && options.signal?.aborted !== true ? this.#pool.tryAcquireIdle() : undefined;
-      const slot = this.#lend(
-        idle ??
-          (await this.#pool.acquire(
+      let slot: Slot;
+      if (idle !== undefined) slot = this.#lend(idle, Number.NaN);
+      else {
+        const started = performance.now();
+        slot = this.#lend(
+          await this.#pool.acquire(
             attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
-          )),
-        started,
-      );
+          ),
+          started,
+        );
+      }
       const reused = slot.connection.completedExchanges > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
       slot.returnWhenDone = true;
@@ -542,11 +546,13 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
 
   #putBack(slot: Slot): void {
     const connection = slot.connection;
+    const now = performance.now();
     let expiresAt = slot.retireAt;
     const hint = connection.keepAliveHint;
     if (hint !== undefined) {
       const threshold = this.#options.keepAliveTimeoutThreshold ?? DEFAULT_KEEP_ALIVE_THRESHOLD;
-      expiresAt = Math.min(expiresAt, this.#now() + hint - threshold);
+      const clockNow = this.#clock === undefined ? now : this.#clock.now();
+      expiresAt = Math.min(expiresAt, clockNow + hint - threshold);
     }
     const reusable =
       connection.isHealthy() &&
@@ -554,7 +560,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       // Under a shared cap, other origins waiting for a connection go first: closing this one
       // frees a permit for the oldest of them (first come, first served across origins).
       !(this.#budget !== undefined && this.#budget.waiting > 0);
-    this.#endLease(slot);
+    this.#endLease(slot, now);
     this.#pool.release(slot, { reusable, expiresAt });
   }
 

@@ -198,9 +198,30 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   /** Reads the whole body into one buffer. */
   bytes(): Promise<Uint8Array> {
+    const whole = this.#claimWhole();
+    if (whole !== undefined) return Promise.resolve(whole);
     if (this.#used) return Promise.reject(new BodyUsedError());
     this.#used = true;
     return this.#collect([], 0);
+  }
+
+  /**
+   * Claims the body and takes it at once when it is unread, has ended cleanly and sits in the
+   * queue as one chunk (a small response that arrived with its head); else undefined, and
+   * nothing is claimed or taken. Spares the one-shot readers a promise and a wait.
+   */
+  #claimWhole(): Uint8Array | undefined {
+    if (
+      this.#used ||
+      !this.#ended ||
+      this.#error !== undefined ||
+      this.#dumping ||
+      this.#queue.length - this.#queueHead !== 1
+    ) {
+      return undefined;
+    }
+    this.#used = true;
+    return this.#dequeue();
   }
 
   /**
@@ -230,24 +251,29 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    return this.bytes().then((bytes) =>
-      Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'),
-    );
+    const whole = this.#claimWhole();
+    if (whole !== undefined) return Promise.resolve(utf8(whole));
+    return this.bytes().then(utf8);
   }
 
   /** Reads the whole body and parses it as JSON. */
   json(): Promise<unknown> {
+    const whole = this.#claimWhole();
+    if (whole !== undefined) {
+      try {
+        return Promise.resolve(JSON.parse(utf8(whole)));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     return this.text().then((text) => JSON.parse(text));
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
-    return this.bytes().then((bytes) => {
-      // One copy into a buffer of its own, not zero-filled first (the bytes are all written).
-      const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
-      copy.set(bytes);
-      return copy.buffer as ArrayBuffer;
-    });
+    const whole = this.#claimWhole();
+    if (whole !== undefined) return Promise.resolve(copyToArrayBuffer(whole));
+    return this.bytes().then(copyToArrayBuffer);
   }
 
   /**
@@ -267,6 +293,15 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 }
 
 const EMPTY = new Uint8Array(0);
+
+function utf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
+/** One copy into an ArrayBuffer of its own. */
+function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
 
 function givenUp(): BodyUsedError {
   return new BodyUsedError('the response body was given up (dump() or release) while being read');

@@ -148,6 +148,16 @@ export class Http1Connection implements BodySource {
   #lastStatus = 0;
   #responseStarted = false;
   #closeError: Error | undefined;
+  /** The last Keep-Alive value read, and the hint it gave: a server repeats it on every response. */
+  #keepAliveValue: string | undefined;
+  #keepAliveValueMs: number | undefined;
+  /**
+   * The head of the last plain request (no headers, no body), with the method and path it was
+   * made for: a client repeating a request reuses the string, already checked and built.
+   */
+  #plainHead = '';
+  #plainMethod: string | undefined;
+  #plainPath: string | undefined;
   #markClosed!: () => void;
   /** Resolves once the socket has fully closed. */
   readonly closed: Promise<void> = new Promise((resolve) => {
@@ -246,27 +256,26 @@ export class Http1Connection implements BodySource {
       return Promise.reject(new SocketError('the connection is no longer open'));
     }
     const method = options.method ?? 'GET';
+    const path = options.path ?? '/';
     const body = options.body ?? null;
-    let serialized: ReturnType<typeof serializeRequestHead>;
+    const plain = body === null && options.headers === undefined;
+    let head: string;
+    let keepAlive = true;
     let bodyBytes: string | Uint8Array | undefined;
     try {
-      let framing: BodyFraming;
-      if (body === null) framing = NO_BODY;
-      else if (typeof body === 'string') {
-        framing = { kind: 'length', length: Buffer.byteLength(body) };
-        bodyBytes = body;
-      } else if (body instanceof Uint8Array) {
-        framing = { kind: 'length', length: body.byteLength };
-        bodyBytes = body;
-      } else if (isAsyncIterable(body)) framing = CHUNKED;
-      else throw new InvalidArgumentError('body must be a string, Uint8Array, or async iterable');
-      serialized = serializeRequestHead({
-        method,
-        path: options.path ?? '/',
-        host: this.#options.host,
-        headers: options.headers,
-        framing,
-      });
+      if (plain && method === this.#plainMethod && path === this.#plainPath) {
+        head = this.#plainHead;
+      } else {
+        const serialized = this.#serialize(method, path, options.headers, body);
+        head = serialized.head;
+        keepAlive = serialized.keepAlive;
+        bodyBytes = serialized.bodyBytes;
+        if (plain) {
+          this.#plainHead = head;
+          this.#plainMethod = method;
+          this.#plainPath = path;
+        }
+      }
       validateTimeout('headersTimeout', options.headersTimeout);
       validateTimeout('bodyTimeout', options.bodyTimeout);
     } catch (error) {
@@ -276,7 +285,7 @@ export class Http1Connection implements BodySource {
     return new Promise<HttpResponse>((resolve, reject) => {
       const exchange: Exchange = {
         method,
-        keepAlive: serialized.keepAlive,
+        keepAlive,
         requestWritten: false,
         responseComplete: false,
         poisoned: false,
@@ -306,24 +315,52 @@ export class Http1Connection implements BodySource {
       if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
         if (body === null || bodyBytes !== undefined) {
           // One write, no corking: the common bodiless request goes straight to the socket.
-          socket.write(serialized.head, 'latin1');
+          socket.write(head, 'latin1');
           this.#requestWritten(exchange);
         } else {
-          socket.write(serialized.head, 'latin1');
+          socket.write(head, 'latin1');
           void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
         }
       } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
         // Head and an ASCII body as one string: one write, one system call.
-        socket.write(serialized.head + bodyBytes, 'latin1');
+        socket.write(head + bodyBytes, 'latin1');
         this.#requestWritten(exchange);
       } else {
         socket.cork();
-        socket.write(serialized.head, 'latin1');
+        socket.write(head, 'latin1');
         socket.write(bodyBytes);
         socket.uncork();
         this.#requestWritten(exchange);
       }
     });
+  }
+
+  /** Checks the request and builds its head; throws InvalidArgumentError for bad input. */
+  #serialize(
+    method: string,
+    path: string,
+    headers: HeadersInput | undefined,
+    body: RequestBody,
+  ): { head: string; keepAlive: boolean; bodyBytes: string | Uint8Array | undefined } {
+    let framing: BodyFraming;
+    let bodyBytes: string | Uint8Array | undefined;
+    if (body === null) framing = NO_BODY;
+    else if (typeof body === 'string') {
+      framing = { kind: 'length', length: Buffer.byteLength(body) };
+      bodyBytes = body;
+    } else if (body instanceof Uint8Array) {
+      framing = { kind: 'length', length: body.byteLength };
+      bodyBytes = body;
+    } else if (isAsyncIterable(body)) framing = CHUNKED;
+    else throw new InvalidArgumentError('body must be a string, Uint8Array, or async iterable');
+    const serialized = serializeRequestHead({
+      method,
+      path,
+      host: this.#options.host,
+      headers,
+      framing,
+    });
+    return { head: serialized.head, keepAlive: serialized.keepAlive, bodyBytes };
   }
 
   async #pumpBody(exchange: Exchange, body: AsyncIterable<Uint8Array | string>): Promise<void> {
@@ -487,7 +524,7 @@ export class Http1Connection implements BodySource {
     }
     if (!head.keepAlive) exchange.keepAlive = false;
     this.#lastStatus = head.status;
-    this.#keepAliveHintMs = keepAliveTimeout(head.rawHeaders);
+    this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
     const body = new ResponseBody(this);
     exchange.body = body;
     exchange.response = new HttpResponse(
@@ -502,6 +539,20 @@ export class Http1Connection implements BodySource {
     exchange.bodyPending = true;
     this.#disarm();
     exchange.resolve(exchange.response);
+  }
+
+  /** The `timeout=N` hint of the first Keep-Alive field that has one; the last value's reading is reused. */
+  #readKeepAlive(rawHeaders: readonly string[]): number | undefined {
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      if (!isKeepAliveName(rawHeaders[i]!)) continue;
+      const value = rawHeaders[i + 1]!;
+      if (value !== this.#keepAliveValue) {
+        this.#keepAliveValueMs = keepAliveTimeout(value);
+        this.#keepAliveValue = value;
+      }
+      if (this.#keepAliveValueMs !== undefined) return this.#keepAliveValueMs;
+    }
+    return undefined;
   }
 
   #onData(chunk: Uint8Array): void {
@@ -699,12 +750,19 @@ function validateTimeout(name: string, value: number | undefined): void {
   }
 }
 
-/** Reads `timeout=N` (seconds) from the Keep-Alive header, RFC 9112 Appendix C.2.2's hint. */
-function keepAliveTimeout(rawHeaders: readonly string[]): number | undefined {
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.length !== 10 || rawHeaders[i]!.toLowerCase() !== 'keep-alive') continue;
-    const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?:$|[,;\s])/i.exec(rawHeaders[i + 1]!);
-    if (match !== null) return Number(match[1]) * 1000;
+/** True for `Keep-Alive` in any case, without making a lower-cased copy. */
+function isKeepAliveName(name: string): boolean {
+  if (name.length !== 10) return false;
+  const lower = 'keep-alive';
+  // Field names are tokens: `| 0x20` maps no other tchar onto a letter or `-`.
+  for (let k = 0; k < 10; k++) {
+    if ((name.charCodeAt(k) | 0x20) !== lower.charCodeAt(k)) return false;
   }
-  return undefined;
+  return true;
+}
+
+/** Reads `timeout=N` (seconds) from a Keep-Alive value, RFC 9112 Appendix C.2.2's hint. */
+function keepAliveTimeout(value: string): number | undefined {
+  const match = /(?:^|[,;\s])timeout\s*=\s*(\d{1,9})(?:$|[,;\s])/i.exec(value);
+  return match === null ? undefined : Number(match[1]) * 1000;
 }

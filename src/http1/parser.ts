@@ -153,6 +153,41 @@ function asBuffer(data: Uint8Array): Latin1Buffer {
   ) as Latin1Buffer;
 }
 
+/**
+ * True when the token `name` equals `lower` (lower-case letters and `-`) ignoring case, without
+ * making a lower-cased copy. Only valid for tokens: `| 0x20` maps no other tchar onto a letter or `-`.
+ */
+function tokenIs(name: string, lower: string): boolean {
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let k = 0; k < n; k++) {
+    if ((name.charCodeAt(k) | 0x20) !== lower.charCodeAt(k)) return false;
+  }
+  return true;
+}
+
+/** Strings no longer than this are compared with an earlier one before a new one is made. */
+const REUSE_MAX = 64;
+
+/**
+ * `buf[from, to)` as Latin-1 text: `previous` itself when it holds exactly these bytes (a server
+ * repeats most of its field lines byte for byte from one response to the next), else a new string.
+ */
+function sliceOrReuse(
+  buf: Latin1Buffer,
+  from: number,
+  to: number,
+  previous: string | undefined,
+): string {
+  const n = to - from;
+  if (previous !== undefined && previous.length === n && n <= REUSE_MAX) {
+    let k = 0;
+    while (k < n && buf[from + k] === previous.charCodeAt(k)) k++;
+    if (k === n) return previous;
+  }
+  return buf.latin1Slice(from, to);
+}
+
 function isWhitespace(b: number): boolean {
   return b === SP || b === HTAB;
 }
@@ -234,7 +269,10 @@ export class ResponseParser {
   #versionMinor = 0;
   #status = 0;
   #statusText = '';
+  #previousStatusText: string | undefined;
   #fields: string[] = [];
+  /** The previous head's fields: their strings are reused where the same bytes come again. */
+  #previousFields: string[] = [];
   #contentLength = -1;
   #transferEncoding = false;
   #chunked = false;
@@ -575,8 +613,19 @@ export class ResponseParser {
         case H_STATUS_LF: {
           if (b !== LF) this.#fail('expected LF after CR');
           if (this.#valueStart >= 0 && this.#valueEnd > this.#valueStart) {
-            const [base, offset] = this.#line(buf, i);
-            this.#statusText = base.latin1Slice(offset + this.#valueStart, offset + this.#valueEnd);
+            let base = buf;
+            let offset = this.#lineBase;
+            if (offset < 0) {
+              base = this.#lineFromScratch(buf, i);
+              offset = 0;
+            }
+            this.#statusText = sliceOrReuse(
+              base,
+              offset + this.#valueStart,
+              offset + this.#valueEnd,
+              this.#previousStatusText,
+            );
+            this.#previousStatusText = this.#statusText;
           }
           i++;
           this.#lineBase = i;
@@ -648,13 +697,26 @@ export class ResponseParser {
         }
         case H_LINE_LF: {
           if (b !== LF) this.#fail('expected LF after CR');
-          const [base, offset] = this.#line(buf, i);
-          const name = base.latin1Slice(offset, offset + this.#nameEnd);
+          let base = buf;
+          let offset = this.#lineBase;
+          if (offset < 0) {
+            base = this.#lineFromScratch(buf, i);
+            offset = 0;
+          }
+          const fields = this.#fields;
+          const previous = this.#previousFields;
+          const at = fields.length;
+          const name = sliceOrReuse(base, offset, offset + this.#nameEnd, previous[at]);
           const value =
             this.#valueStart < 0
               ? ''
-              : base.latin1Slice(offset + this.#valueStart, offset + this.#valueEnd);
-          this.#fields.push(name, value);
+              : sliceOrReuse(
+                  base,
+                  offset + this.#valueStart,
+                  offset + this.#valueEnd,
+                  previous[at + 1],
+                );
+          fields.push(name, value);
           if (!trailers) this.#framingField(name, value);
           i++;
           this.#lineBase = i;
@@ -684,11 +746,10 @@ export class ResponseParser {
     return i;
   }
 
-  /** Where the line that ends at `buf[lf]` starts: in `buf` itself or, when split, in the scratch buffer. */
-  #line(buf: Latin1Buffer, lf: number): [Latin1Buffer, number] {
-    if (this.#lineBase >= 0) return [buf, this.#lineBase];
+  /** A line that ends at `buf[lf]` but began in an earlier input: completed in the scratch buffer, where it starts at 0. */
+  #lineFromScratch(buf: Latin1Buffer, lf: number): Latin1Buffer {
     this.#save(buf, 0, lf + 1);
-    return [this.#scratch as Latin1Buffer, 0];
+    return this.#scratch as Latin1Buffer;
   }
 
   /** Notes `close` and `keep-alive` in a Connection field (RFC 9112 §9.3); bound once, not per field. */
@@ -701,12 +762,12 @@ export class ResponseParser {
   #framingField(name: string, value: string): void {
     switch (name.length) {
       case 10:
-        if (name.toLowerCase() === 'connection') {
+        if (tokenIs(name, 'connection')) {
           forEachListElement(value, this.#onConnectionToken);
         }
         break;
       case 14:
-        if (name.toLowerCase() === 'content-length') {
+        if (tokenIs(name, 'content-length')) {
           // RFC 9112 §6.3 (5): an invalid Content-Length is unrecoverable. Like llhttp, a second
           // Content-Length field is rejected even when it repeats the value, and so is a list.
           if (this.#contentLength !== -1) this.#fail('duplicate Content-Length');
@@ -717,14 +778,14 @@ export class ResponseParser {
         break;
       case 16:
         // Not standard, but llhttp and http-parser honour it; only the safe direction is kept.
-        if (name.toLowerCase() === 'proxy-connection') {
+        if (tokenIs(name, 'proxy-connection')) {
           forEachListElement(value, (token) => {
             if (token === 'close') this.#connectionClose = true;
           });
         }
         break;
       case 17:
-        if (name.toLowerCase() === 'transfer-encoding') {
+        if (tokenIs(name, 'transfer-encoding')) {
           // RFC 9112 §6.1: the codings apply in order across all Transfer-Encoding lines; what
           // decides framing is whether the last one is chunked.
           let last = '';
@@ -741,6 +802,7 @@ export class ResponseParser {
 
   /** Decides what follows a complete head (RFC 9112 §6.3) and reports it. */
   #headComplete(): void {
+    this.#previousFields = this.#fields;
     const status = this.#status;
     const head: ResponseHead = {
       versionMajor: this.#versionMajor,

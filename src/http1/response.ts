@@ -13,8 +13,8 @@ export class HttpResponse {
   readonly statusText: string;
   /** `"1.1"` or `"1.0"`. */
   readonly httpVersion: string;
-  /** Header fields: case-insensitive `get()`, raw ordered pairs in `raw`. */
-  readonly headers: ResponseHeaders;
+  readonly #rawHeaders: readonly string[];
+  #headers: ResponseHeaders | undefined;
   /** The body stream. */
   readonly body: ResponseBody;
 
@@ -29,8 +29,14 @@ export class HttpResponse {
     this.status = status;
     this.statusText = statusText;
     this.httpVersion = httpVersion;
-    this.headers = new ResponseHeaders(rawHeaders);
+    this.#rawHeaders = rawHeaders;
     this.body = body;
+  }
+
+  /** Header fields: case-insensitive `get()`, raw ordered pairs in `raw`. Made on first use. */
+  get headers(): ResponseHeaders {
+    this.#headers ??= new ResponseHeaders(this.#rawHeaders);
+    return this.#headers;
   }
 
   /** True for 2xx statuses. */

@@ -7,6 +7,19 @@
 export interface Timer {
   /** Stops the callback from running. Idempotent; harmless after it fired. */
   cancel(): void;
+  /**
+   * Optional, for a timer re-armed over and over with the same delay (the pool's eviction
+   * timer): runs the callback `delayMs` from now, whether the timer is pending, fired or
+   * suspended, without making a new timer. Returns false when this timer cannot (another
+   * delay); the caller then cancels it and schedules a new one.
+   */
+  refresh?(delayMs: number): boolean;
+  /**
+   * Optional companion of {@link refresh}: stops the callback from running until the next
+   * `refresh()`. Cheaper than `cancel()` followed by a new `schedule()`: an underlying
+   * (unref'd) handle may stay behind, inert, until its due time. Idempotent.
+   */
+  suspend?(): void;
 }
 
 /** A monotonic clock plus one-shot timers. */
@@ -23,6 +36,51 @@ const MAX_TIMEOUT = 2 ** 31 - 1;
 const never: Timer = { cancel() {} };
 
 /**
+ * A system timer within Node's range: one `setTimeout` handle, refreshed in place. While
+ * suspended the handle stays scheduled but its firing does nothing.
+ */
+class SystemTimer implements Timer {
+  readonly #callback: () => void;
+  readonly #delay: number;
+  readonly #handle: NodeJS.Timeout;
+  #armed = true;
+  #cancelled = false;
+
+  constructor(callback: () => void, delay: number) {
+    this.#callback = callback;
+    this.#delay = delay;
+    this.#handle = setTimeout(() => this.#fire(), delay);
+    this.#handle.unref();
+  }
+
+  #fire(): void {
+    if (!this.#armed) return;
+    this.#armed = false;
+    this.#callback();
+  }
+
+  cancel(): void {
+    this.#armed = false;
+    this.#cancelled = true;
+    clearTimeout(this.#handle);
+  }
+
+  refresh(delayMs: number): boolean {
+    // Node refreshes with the handle's own delay; its clock counts whole ms anyway.
+    if (!(Math.abs(Math.ceil(Math.max(0, delayMs)) - this.#delay) < 1)) return false;
+    // A cleared handle cannot be refreshed.
+    if (this.#cancelled) return false;
+    this.#armed = true;
+    this.#handle.refresh();
+    return true;
+  }
+
+  suspend(): void {
+    this.#armed = false;
+  }
+}
+
+/**
  * The real clock: `performance.now()` and unref'd `setTimeout`, so an idle pool
  * never keeps the process alive.
  */
@@ -30,6 +88,9 @@ export const systemClock: Clock = {
   now: () => performance.now(),
   schedule(callback, delayMs) {
     if (delayMs === Number.POSITIVE_INFINITY) return never;
+    // Whole ms: Node fires on whole ms anyway, and keeps one timer list per distinct delay.
+    const delay = Math.ceil(Math.max(0, delayMs));
+    if (delay <= MAX_TIMEOUT) return new SystemTimer(callback, delay);
     const at = performance.now() + Math.max(0, delayMs);
     let handle: NodeJS.Timeout | undefined;
     const arm = (delay: number): void => {
@@ -85,9 +146,23 @@ export class FakeClock implements Clock {
       done: false,
     };
     if (timer.at !== Number.POSITIVE_INFINITY) this.#timers.push(timer);
+    let current = timer;
+    let cancelled = false;
     return {
       cancel: () => {
-        timer.done = true;
+        current.done = true;
+        cancelled = true;
+      },
+      // Same contract as the system clock's: a suspended timer is not pending.
+      refresh: (delay) => {
+        if (cancelled) return false;
+        current.done = true;
+        current = { at: this.#now + Math.max(0, delay), seq: this.#seq++, callback, done: false };
+        if (current.at !== Number.POSITIVE_INFINITY) this.#timers.push(current);
+        return true;
+      },
+      suspend: () => {
+        current.done = true;
       },
     };
   }

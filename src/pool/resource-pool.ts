@@ -212,8 +212,13 @@ export class ResourcePool<R> {
   /** Aborted by destroy(), telling in-flight creates to give up. */
   readonly #abort = new AbortController();
 
+  /**
+   * The one eviction timer. It is kept (suspended, not cancelled) while nothing is idle so
+   * it can be refreshed rather than recreated when something is idle again: with every
+   * connection busy, the idle stack empties and fills on every request.
+   */
   #evictionTimer: Timer | undefined;
-  /** When #evictionTimer fires; meaningful only while it is set. */
+  /** When #evictionTimer fires; `Infinity` while it is not armed. */
   #evictionAt = Number.POSITIVE_INFINITY;
 
   /** The last create error, reported as the cause of later acquire timeouts; cleared by a success. */
@@ -498,7 +503,7 @@ export class ResourcePool<R> {
     }
     for (const waiter of this.#outOfQueue) waiter.fail(error);
     this.#outOfQueue.clear();
-    this.#cancelEviction();
+    this.#stopEviction();
     for (const entry of this.#idle.drain()) this.#destroyResource(entry.resource, reason);
     this.#checkDrained();
   }
@@ -572,16 +577,34 @@ export class ResourcePool<R> {
       return;
     }
     this.#idle.push({ resource, deadline, expiresAt });
-    if (deadline < this.#evictionAt) this.#armEviction(deadline);
+    if (deadline < this.#evictionAt) this.#armEviction(deadline, now);
   }
 
-  #armEviction(at: number): void {
-    this.#evictionTimer?.cancel();
+  /** Arms the eviction timer for `at`; `now` is the clock's current reading. */
+  #armEviction(at: number, now: number): void {
     this.#evictionAt = at;
-    this.#evictionTimer = this.#clock.schedule(() => this.#evict(), at - this.#clock.now());
+    const timer = this.#evictionTimer;
+    if (timer !== undefined) {
+      if (timer.refresh?.(at - now) === true) return;
+      timer.cancel();
+    }
+    this.#evictionTimer = this.#clock.schedule(() => this.#evict(), at - now);
   }
 
+  /** Nothing is idle: the timer must not fire, but is kept to be refreshed later. */
   #cancelEviction(): void {
+    if (this.#evictionAt === Number.POSITIVE_INFINITY) return;
+    this.#evictionAt = Number.POSITIVE_INFINITY;
+    const timer = this.#evictionTimer;
+    if (timer?.suspend !== undefined) timer.suspend();
+    else {
+      timer?.cancel();
+      this.#evictionTimer = undefined;
+    }
+  }
+
+  /** Shutdown: the timer goes for good. */
+  #stopEviction(): void {
     this.#evictionTimer?.cancel();
     this.#evictionTimer = undefined;
     this.#evictionAt = Number.POSITIVE_INFINITY;
@@ -589,7 +612,7 @@ export class ResourcePool<R> {
 
   /** The eviction timer's callback: destroys what has expired and re-arms for the next deadline. */
   #evict(): void {
-    this.#evictionTimer = undefined;
+    // The timer has fired; it stays for the next refresh.
     this.#evictionAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     const plan = planEviction(this.#idle.entries, now);
@@ -597,7 +620,7 @@ export class ResourcePool<R> {
     for (const entry of plan.expired) {
       this.#destroyResource(entry.resource, entry.expiresAt <= now ? 'expired' : 'idle-timeout');
     }
-    if (plan.nextRunAt !== undefined) this.#armEviction(plan.nextRunAt);
+    if (plan.nextRunAt !== undefined) this.#armEviction(plan.nextRunAt, now);
     if (plan.expired.length > 0) this.#afterSlotFreed();
   }
 
