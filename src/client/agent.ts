@@ -210,7 +210,28 @@ export class Agent implements AsyncDisposable {
    * Redirects are followed only with `redirect: 'follow'`; retries happen only when the
    * agent or the request sets `retry`.
    */
-  async request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
+  request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
+    try {
+      const mode = options.redirect;
+      if (mode === undefined || mode === 'manual') {
+        // The common case, no redirect to follow: one hop, without an async frame of its own.
+        const current = toUrl(url);
+        return this.#requestWithRetries(current, {
+          ...options,
+          method: options.method ?? 'GET',
+          headers: options.headers,
+          body: options.body,
+          path: current.pathname + current.search,
+        });
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#requestFollowing(url, options);
+  }
+
+  /** {@link request} when redirects may be followed. */
+  async #requestFollowing(url: string | URL, options: AgentRequestOptions): Promise<HttpResponse> {
     let current = toUrl(url);
     const mode = options.redirect ?? 'manual';
     const maxRedirections =
@@ -219,11 +240,13 @@ export class Agent implements AsyncDisposable {
     let headers: HeaderPairs | RequestOptions['headers'] = options.headers;
     let body = options.body;
     for (let redirects = 0; ; redirects++) {
+      // One options object per hop: the caller's, with this hop's method, headers, body and path.
       const response = await this.#requestWithRetries(current, {
         ...options,
         method,
         headers,
         body,
+        path: current.pathname + current.search,
       });
       if (mode === 'manual' || response.status < 300 || response.status >= 400) return response;
       const pairs = Array.isArray(headers) ? headers : toHeaderPairs(headers);
@@ -264,28 +287,48 @@ export class Agent implements AsyncDisposable {
     return fetchThrough(this, input, init);
   }
 
-  async #requestWithRetries(url: URL, options: AgentRequestOptions): Promise<HttpResponse> {
-    const policy = options.retry === undefined ? this.#retry : resolveRetryPolicy(options.retry);
-    const method = options.method ?? 'GET';
-    const retryable =
-      policy !== undefined &&
-      (policy.methods.has(method.toUpperCase()) || hasHeader(options.headers, 'idempotency-key')) &&
-      isReplayable(options.body);
-    const requestOptions: RequestOptions = { ...options, path: url.pathname + url.search };
+  /**
+   * `options` is sent as it is (it already carries the hop's `path`), on every attempt.
+   * Never throws: a failure is a rejection.
+   */
+  #requestWithRetries(
+    url: URL,
+    options: RequestOptions & Pick<AgentRequestOptions, 'retry'>,
+  ): Promise<HttpResponse> {
+    try {
+      const policy = options.retry === undefined ? this.#retry : resolveRetryPolicy(options.retry);
+      const retryable =
+        policy !== undefined &&
+        (policy.methods.has((options.method ?? 'GET').toUpperCase()) ||
+          hasHeader(options.headers, 'idempotency-key')) &&
+        isReplayable(options.body);
+      // Nothing to retry: the pool's own promise, without an async frame in between.
+      if (!retryable) return this.pool(url.origin).request(options);
+      return this.#retrying(url.origin, options, policy);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #retrying(
+    origin: string,
+    options: RequestOptions,
+    policy: RetryPolicy,
+  ): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
-      const canRetry = retryable && attempt < policy!.limit;
+      const canRetry = attempt < policy.limit;
       let response: HttpResponse;
       try {
         // Looked up on every attempt: the pool may have been dropped while a retry slept.
-        response = await this.pool(url.origin).request(requestOptions);
+        response = await this.pool(origin).request(options);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
-        if (!canRetry || typeof code !== 'string' || !policy!.errorCodes.has(code)) throw error;
-        await this.#wait(retryDelay(policy!, attempt + 1, null), options.signal);
+        if (!canRetry || typeof code !== 'string' || !policy.errorCodes.has(code)) throw error;
+        await this.#wait(retryDelay(policy, attempt + 1, null), options.signal);
         continue;
       }
-      if (!canRetry || !policy!.statusCodes.has(response.status)) return response;
-      const delay = retryDelay(policy!, attempt + 1, response.headers.get('retry-after'));
+      if (!canRetry || !policy.statusCodes.has(response.status)) return response;
+      const delay = retryDelay(policy, attempt + 1, response.headers.get('retry-after'));
       // Read the unwanted answer to the end so its connection can serve the retry.
       await response.dump();
       await this.#wait(delay, options.signal);

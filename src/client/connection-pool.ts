@@ -377,9 +377,6 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
    * is never replayed, and a POST without an Idempotency-Key is never sent twice.
    */
   async request(options: RequestOptions = {}): Promise<HttpResponse> {
-    const acquireOptions: AcquireOptions = {};
-    if (options.signal !== undefined) acquireOptions.signal = options.signal;
-    if (options.acquireTimeout !== undefined) acquireOptions.timeout = options.acquireTimeout;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
       // as 0); otherwise wait (or connect) for one.
@@ -390,9 +387,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       else {
         const started = performance.now();
         slot = this.#lend(
-          await this.#pool.acquire(
-            attempt === 0 ? acquireOptions : { ...acquireOptions, fresh: true },
-          ),
+          await this.#pool.acquireWith(options.acquireTimeout, options.signal, attempt !== 0),
           started,
         );
       }
@@ -561,7 +556,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       // frees a permit for the oldest of them (first come, first served across origins).
       !(this.#budget !== undefined && this.#budget.waiting > 0);
     this.#endLease(slot, now);
-    this.#pool.release(slot, { reusable, expiresAt });
+    this.#pool.releaseWith(slot, reusable, expiresAt);
   }
 
   /** A snapshot of the pool's connections, waiters and counters. */

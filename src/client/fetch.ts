@@ -124,7 +124,16 @@ function isSimpleBody(body: RequestInit['body'] | undefined): body is string | n
   return body === undefined || body === null || typeof body === 'string';
 }
 
+/**
+ * The last string parsed by {@link parseUrl} and its URL: a client fetching one URL over and
+ * over parses it once. Safe to share because fetch never changes a URL it parsed (a redirect
+ * makes a new one) and never hands it out.
+ */
+let lastInput: string | undefined;
+let lastUrl: URL | undefined;
+
 function parseUrl(input: string | URL): URL {
+  if (input === lastInput && lastUrl !== undefined) return lastUrl;
   let url: URL;
   try {
     url = new URL(input);
@@ -133,6 +142,10 @@ function parseUrl(input: string | URL): URL {
   }
   if (url.username !== '' || url.password !== '') {
     throw new TypeError('Request cannot be constructed from a URL that includes credentials');
+  }
+  if (typeof input === 'string') {
+    lastInput = input;
+    lastUrl = url;
   }
   return url;
 }
@@ -374,13 +387,18 @@ function toResponse(
   }
   let href = url.href;
   if (url.hash !== '') href = href.slice(0, href.length - url.hash.length);
-  Object.defineProperties(out, {
-    url: { value: href, enumerable: false },
-    redirected: { value: redirected, enumerable: false },
-    type: { value: type, enumerable: false },
-  });
+  // One defineProperty each, two with shared descriptors: cheaper than defineProperties.
+  Object.defineProperty(out, 'url', { value: href, enumerable: false });
+  Object.defineProperty(out, 'redirected', redirected ? REDIRECTED : NOT_REDIRECTED);
+  Object.defineProperty(out, 'type', type === 'basic' ? BASIC_TYPE : CORS_TYPE);
   return out;
 }
+
+// Property descriptors shared by every response (read by defineProperty, never kept).
+const REDIRECTED: PropertyDescriptor = { value: true, enumerable: false };
+const NOT_REDIRECTED: PropertyDescriptor = { value: false, enumerable: false };
+const BASIC_TYPE: PropertyDescriptor = { value: 'basic', enumerable: false };
+const CORS_TYPE: PropertyDescriptor = { value: 'cors', enumerable: false };
 
 /** Gives up the body of a response whose stream was collected unread (a no-op once it was read). */
 const unread = new FinalizationRegistry<HttpResponse>((response) => {
@@ -399,12 +417,37 @@ function bodyStream(
   const iterator = source[Symbol.asyncIterator]();
   let done = false;
   let onAbort: (() => void) | undefined;
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
   const finish = () => {
     done = true;
     if (onAbort !== undefined) signal!.removeEventListener('abort', onAbort);
   };
+  // Made once per stream rather than on every pull.
+  const onResult = (result: IteratorResult<Uint8Array>): void => {
+    if (done) return;
+    if (result.done === true) {
+      finish();
+      controller.close();
+      return;
+    }
+    const chunk = result.value;
+    // A plain Uint8Array view, as fetch gives (a Buffer's slice() would not copy): no copy.
+    controller.enqueue(
+      chunk.constructor === Uint8Array
+        ? chunk
+        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+    );
+  };
+  const onError = (error: unknown): void => {
+    if (done) return;
+    finish();
+    controller.error(
+      signal?.aborted ? signal.reason : new TypeError('terminated', { cause: error }),
+    );
+  };
   return new ReadableStream<Uint8Array>({
-    start(controller) {
+    start(c) {
+      controller = c;
       if (signal === undefined) return;
       onAbort = () => {
         if (done) return;
@@ -414,31 +457,8 @@ function bodyStream(
       };
       signal.addEventListener('abort', onAbort, { once: true });
     },
-    pull(controller) {
-      return iterator.next().then(
-        (result) => {
-          if (done) return;
-          if (result.done === true) {
-            finish();
-            controller.close();
-            return;
-          }
-          const chunk = result.value;
-          // A plain Uint8Array view, as fetch gives (a Buffer's slice() would not copy): no copy.
-          controller.enqueue(
-            chunk.constructor === Uint8Array
-              ? chunk
-              : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-          );
-        },
-        (error: unknown) => {
-          if (done) return;
-          finish();
-          controller.error(
-            signal?.aborted ? signal.reason : new TypeError('terminated', { cause: error }),
-          );
-        },
-      );
+    pull() {
+      return iterator.next().then(onResult, onError);
     },
     cancel() {
       if (done) return;

@@ -111,42 +111,47 @@ class Waiter<R> {
   /** In the waiter queue; false once taken out to wait for a create made just for it. */
   queued = true;
   /** The create started on this waiter's behalf, while in flight. */
-  create: CreateTicket<R> | undefined;
-  timer: Timer | undefined;
-  abort: { signal: AbortSignal; listener: () => void } | undefined;
+  create: CreateTicket<R> | undefined = undefined;
+  timer: Timer | undefined = undefined;
+  abort: { signal: AbortSignal; listener: () => void } | undefined = undefined;
   readonly promise: Promise<R>;
-  #resolve!: (resource: R) => void;
-  #reject!: (error: unknown) => void;
+  // Set by the promise executor, which runs synchronously in the constructor.
+  resolve!: (resource: R) => void;
+  reject!: (error: unknown) => void;
 
   constructor() {
     this.promise = new Promise<R>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
+      this.resolve = resolve;
+      this.reject = reject;
     });
   }
 
   /** Settles with `resource`; false if already settled. */
   fulfil(resource: R): boolean {
-    if (!this.#settle()) return false;
-    this.#resolve(resource);
+    if (this.settled) return false;
+    this.#settle();
+    this.resolve(resource);
     return true;
   }
 
   /** Settles with `error`; false if already settled. */
   fail(error: unknown): boolean {
-    if (!this.#settle()) return false;
-    this.#reject(error);
+    if (this.settled) return false;
+    this.#settle();
+    this.reject(error);
     return true;
   }
 
-  #settle(): boolean {
-    if (this.settled) return false;
+  #settle(): void {
     this.settled = true;
-    this.timer?.cancel();
-    this.abort?.signal.removeEventListener('abort', this.abort.listener);
-    this.timer = undefined;
-    this.abort = undefined;
-    return true;
+    if (this.timer !== undefined) {
+      this.timer.cancel();
+      this.timer = undefined;
+    }
+    if (this.abort !== undefined) {
+      this.abort.signal.removeEventListener('abort', this.abort.listener);
+      this.abort = undefined;
+    }
   }
 }
 
@@ -287,12 +292,28 @@ export class ResourcePool<R> {
    * `maxWaiting`, AcquireTimeoutError after `timeout` ms (its `cause` is the last create
    * error, if any), or the create error of the create started for this acquire.
    */
-  acquire(options: AcquireOptions = {}): Promise<R> {
+  acquire(options?: AcquireOptions): Promise<R> {
+    if (options === undefined) return this.acquireWith(undefined, undefined, false, true);
     const { blocking = true, timeout, signal, fresh = false } = options;
-    try {
-      checkNumber('timeout', timeout, 0, true, false);
-    } catch (error) {
-      return Promise.reject(error);
+    return this.acquireWith(timeout, signal, fresh, blocking);
+  }
+
+  /**
+   * @internal {@link acquire} with its options as arguments, for hot callers that would
+   * otherwise build an options object per call.
+   */
+  acquireWith(
+    timeout: number | undefined,
+    signal: AbortSignal | undefined,
+    fresh: boolean,
+    blocking = true,
+  ): Promise<R> {
+    if (timeout !== undefined) {
+      try {
+        checkNumber('timeout', timeout, 0, true, false);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     if (this.#state !== 'open') return Promise.reject(new PoolClosedError());
     if (signal?.aborted) return Promise.reject(abortReason(signal));
@@ -363,22 +384,39 @@ export class ResourcePool<R> {
    * @throws InvalidStateError if `resource` is not currently leased.
    * @throws InvalidArgumentError if `expiresAt` is not a number.
    */
-  release(resource: R, options: ReleaseOptions = {}): void {
+  release(resource: R, options?: ReleaseOptions): void {
+    if (options === undefined) {
+      this.releaseWith(resource, true, Number.POSITIVE_INFINITY);
+      return;
+    }
     const { reusable = true, expiresAt = Number.POSITIVE_INFINITY } = options;
+    this.releaseWith(resource, reusable, expiresAt);
+  }
+
+  /**
+   * @internal {@link release} with its options as arguments, for hot callers that would
+   * otherwise build an options object per call.
+   */
+  releaseWith(resource: R, reusable: boolean, expiresAt: number): void {
     if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) {
       throw new InvalidArgumentError(`expiresAt must be a number, got ${String(expiresAt)}`);
     }
     if (!this.#unlend(resource, 'release')) return;
-    const expiring =
-      expiresAt !== Number.POSITIVE_INFINITY || this.#idleTimeout !== Number.POSITIVE_INFINITY;
-    const now = expiring ? this.#clock.now() : 0;
+    // The clock is read only when something can expire: now for `expiresAt`, and later, for
+    // the idle deadline, only if the resource goes idle rather than straight to a waiter.
+    const now = expiresAt !== Number.POSITIVE_INFINITY ? this.#clock.now() : Number.NaN;
     if (this.#state !== 'open') this.#destroyResource(resource, 'pool-closed');
     else if (!reusable) this.#destroyResource(resource, 'not-reusable');
     else if (expiresAt <= now) this.#destroyResource(resource, 'expired');
     else {
       const waiter = this.#nextWaiterForUsed();
       if (waiter === undefined) {
-        this.#pushIdle(resource, now, expiresAt);
+        const idleNow = !Number.isNaN(now)
+          ? now
+          : this.#idleTimeout !== Number.POSITIVE_INFINITY
+            ? this.#clock.now()
+            : 0;
+        this.#pushIdle(resource, idleNow, expiresAt);
       } else if (waiter.fresh) {
         // The slot passes to a new resource made for this waiter.
         this.#destroyResource(resource, 'not-reusable');
