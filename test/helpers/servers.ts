@@ -8,7 +8,12 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  type Server,
+  type Socket,
+} from 'node:net';
 
 /** A running test server. */
 export interface TestServer {
@@ -52,7 +57,13 @@ export async function startHttpServer(
     handler(req, res);
   });
   configure?.(server);
-  const state = {
+  const state = newState(() => server.closeAllConnections());
+  return listen(server, state);
+}
+
+/** A fresh TestServer record; `dropConnections` ends what is open when the test closes it. */
+function newState(dropConnections: () => void): TestServer & { server?: Server } {
+  const state: TestServer & { server?: Server } = {
     origin: '',
     port: 0,
     connections: 0,
@@ -60,10 +71,20 @@ export async function startHttpServer(
     requests: 0,
     nextClose: () => Promise.resolve(),
     close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      dropConnections();
+      const { server } = state;
+      if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
-  } satisfies TestServer as TestServer;
+  };
+  return state;
+}
+
+/** Starts counting connections, listens on a free loopback port and fills in the address. */
+async function listen(
+  server: Server,
+  state: TestServer & { server?: Server },
+): Promise<TestServer> {
+  state.server = server;
   state.nextClose = track(server, state);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
@@ -79,18 +100,9 @@ export async function startHttpServer(
 export async function startRawServer(
   onRequest: (socket: Socket, head: string, index: number, body: Buffer) => void,
 ): Promise<TestServer> {
-  const state = {
-    origin: '',
-    port: 0,
-    connections: 0,
-    open: new Set<Socket>(),
-    requests: 0,
-    nextClose: () => Promise.resolve(),
-    close: async () => {
-      for (const socket of state.open) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  } satisfies TestServer as TestServer;
+  const state = newState(() => {
+    for (const socket of state.open) socket.destroy();
+  });
   const server = createNetServer((socket) => {
     let buffered = Buffer.alloc(0);
     socket.on('error', () => {});
@@ -108,11 +120,7 @@ export async function startRawServer(
       }
     });
   });
-  state.nextClose = track(server, state);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  Object.assign(state, { origin: `http://127.0.0.1:${port}`, port });
-  return state;
+  return listen(server, state);
 }
 
 /** Resolves after `ms` milliseconds (for waits on real sockets, never for pool timing). */
