@@ -15,6 +15,16 @@ export const LABELS = {
   floor: 'raw-socket floor',
 };
 
+/**
+ * The distinct error messages of the runs that failed.
+ *
+ * @param {any[]} runs
+ * @returns {string[]}
+ */
+function errorsOf(runs) {
+  return [...new Set(runs.filter((r) => r.error !== undefined).map((r) => String(r.error)))];
+}
+
 /** @param {number[]} values */
 export function median(values) {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -48,13 +58,7 @@ export function summarize(data) {
         conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
         requests: median(ok.map((/** @type {any} */ r) => r.requests)),
         runs: ok.length,
-        errors: [
-          ...new Set(
-            runs
-              .filter((/** @type {any} */ r) => r.error !== undefined)
-              .map((/** @type {any} */ r) => String(r.error)),
-          ),
-        ],
+        errors: errorsOf(runs),
         note: data.httpNotes[key],
       };
     }
@@ -67,13 +71,7 @@ export function summarize(data) {
       pairsPerSec: median(ok.map((/** @type {any} */ r) => r.pairsPerSec)),
       nsPerPair: median(ok.map((/** @type {any} */ r) => r.nsPerPair)),
       runs: ok.length,
-      errors: [
-        ...new Set(
-          runs
-            .filter((/** @type {any} */ r) => r.error !== undefined)
-            .map((/** @type {any} */ r) => String(r.error)),
-        ),
-      ],
+      errors: errorsOf(runs),
     };
   }
   /** @type {Record<string, { heap: number, rss: number, idle: number, conns: number, runs: number, errors: string[] }>} */
@@ -86,13 +84,7 @@ export function summarize(data) {
       idle: median(ok.map((/** @type {any} */ r) => r.idle)),
       conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
       runs: ok.length,
-      errors: [
-        ...new Set(
-          runs
-            .filter((/** @type {any} */ r) => r.error !== undefined)
-            .map((/** @type {any} */ r) => String(r.error)),
-        ),
-      ],
+      errors: errorsOf(runs),
     };
   }
   return { http, pools, heap };
