@@ -1,0 +1,92 @@
+/**
+ * Type-level tests of the public contract: this file must compile (`npm test` compiles the
+ * tests with the strict settings), so a change to an exported type that breaks callers, or
+ * loosens what the compiler refuses, fails the build. The runtime test only checks that the
+ * package root exports what DESIGN.md names.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as httpool from '../src/index.js';
+import {
+  AcquireTimeoutError,
+  type Agent,
+  type ConnectionPool,
+  EmptyPoolError,
+  HttpoolError,
+  type HttpResponse,
+  PoolClosedError,
+  type PooledConnection,
+  type PoolOptions,
+  type PoolStats,
+} from '../src/index.js';
+
+/** Compile-time equality of two types. */
+type Equal<A, B> =
+  (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+function expectType<T extends true>(_proof?: T): void {}
+
+// Functions never called: they exist to be type-checked.
+export async function contract(pool: ConnectionPool, agent: Agent): Promise<void> {
+  const conn = await pool.acquire({
+    blocking: false,
+    timeout: 100,
+    signal: AbortSignal.timeout(1),
+  });
+  expectType<Equal<typeof conn, PooledConnection>>();
+  const res = await conn.request({ method: 'POST', path: '/', body: 'x', headers: [['a', 'b']] });
+  expectType<Equal<typeof res, HttpResponse>>();
+  expectType<Equal<typeof res.status, number>>();
+  expectType<Equal<ReturnType<typeof res.headers.get>, string | null>>();
+  expectType<Equal<Awaited<ReturnType<typeof res.json>>, unknown>>();
+  for await (const chunk of res.body) expectType<Equal<typeof chunk, Uint8Array>>();
+  conn.release();
+  pool.release(conn);
+  await using _lease = await pool.acquire();
+  const stats: PoolStats = pool.stats();
+  expectType<Equal<typeof stats.open, number>>();
+  const fetched = await agent.fetch('http://localhost/', { method: 'GET' });
+  expectType<Equal<typeof fetched, Response>>();
+  const viaAgent = await agent.request(new URL('http://localhost/'), { redirect: 'follow' });
+  expectType<Equal<typeof viaAgent, HttpResponse>>();
+
+  // What the compiler must refuse.
+  // @ts-expect-error a method is a string
+  await pool.request({ method: 1 });
+  // @ts-expect-error no such option
+  await pool.acquire({ wait: true });
+  // @ts-expect-error a body is not a number
+  await pool.request({ body: 42 });
+  // @ts-expect-error redirect modes are a closed set
+  await agent.request('http://localhost/', { redirect: 'sometimes' });
+  // @ts-expect-error exactOptionalPropertyTypes: undefined is not a size
+  const bad: PoolOptions = { maxSize: undefined };
+  void bad;
+}
+
+test('the package root exports the contract of DESIGN.md', () => {
+  for (const name of [
+    'ConnectionPool',
+    'PooledConnection',
+    'Agent',
+    'HttpoolError',
+    'EmptyPoolError',
+    'PoolClosedError',
+    'AcquireTimeoutError',
+  ]) {
+    assert.equal(typeof (httpool as Record<string, unknown>)[name], 'function', name);
+  }
+  const errors: Array<[HttpoolError, string]> = [
+    [new EmptyPoolError(), 'ERR_POOL_EMPTY'],
+    [new PoolClosedError(), 'ERR_POOL_CLOSED'],
+    [new AcquireTimeoutError(5), 'ERR_ACQUIRE_TIMEOUT'],
+  ];
+  for (const [error, code] of errors) {
+    assert.equal(error.code, code);
+    assert.ok(error instanceof HttpoolError);
+    assert.ok(error instanceof Error);
+  }
+  // The brand lets instanceof work across copies of the package.
+  const foreign = Object.create(Object.getPrototypeOf(new EmptyPoolError())) as object;
+  assert.ok(foreign instanceof HttpoolError);
+  assert.ok(!({ code: 'ERR_POOL_EMPTY' } instanceof HttpoolError));
+});
