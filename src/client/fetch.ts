@@ -131,9 +131,11 @@ function isSimpleBody(body: RequestInit['body'] | undefined): body is string | n
  */
 let lastInput: string | undefined;
 let lastUrl: URL | undefined;
+/** `lastUrl.href` when cached: if anything (an Agent subclass, say) changed it, parse again. */
+let lastHref: string | undefined;
 
 function parseUrl(input: string | URL): URL {
-  if (input === lastInput && lastUrl !== undefined) return lastUrl;
+  if (input === lastInput && lastUrl !== undefined && lastUrl.href === lastHref) return lastUrl;
   let url: URL;
   try {
     url = new URL(input);
@@ -146,6 +148,7 @@ function parseUrl(input: string | URL): URL {
   if (typeof input === 'string') {
     lastInput = input;
     lastUrl = url;
+    lastHref = url.href;
   }
   return url;
 }
