@@ -19,6 +19,7 @@
  */
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { prng } from './random.js';
+import { onRequests } from './servers.js';
 
 /** Probabilities (0..1) of each fault per request. */
 export interface FaultRates {
@@ -93,69 +94,59 @@ export async function startFaultServer(seed: number, rates: FaultRates): Promise
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => {});
-    let buffered: Buffer = Buffer.alloc(0);
     let closing = false;
     let poisoned = false;
     const later = (fn: () => void) => setTimeout(fn, 1 + Math.floor(random() * 10));
-    socket.on('data', (chunk: Buffer) => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buffered.subarray(0, end).toString('latin1');
-        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buffered.length < end + 4 + length) return;
-        buffered = buffered.subarray(end + 4 + length);
-        const method = head.slice(0, head.indexOf(' '));
-        const id = /\r\nx-id:\s*(\S+)/i.exec(head)?.[1] ?? '?';
-        if (closing || socket.destroyed) {
-          record(id, method, poisoned ? 'poisoned' : 'dropped');
-          continue;
+    onRequests(socket, (head) => {
+      const method = head.slice(0, head.indexOf(' '));
+      const id = /\r\nx-id:\s*(\S+)/i.exec(head)?.[1] ?? '?';
+      if (closing || socket.destroyed) {
+        record(id, method, poisoned ? 'poisoned' : 'dropped');
+        return;
+      }
+      let fate: Fate = 'ok';
+      const roll = random();
+      let threshold = 0;
+      for (const [key, name] of FAULT_ORDER) {
+        threshold += rates[key];
+        if (roll < threshold) {
+          fate = name;
+          break;
         }
-        let fate: Fate = 'ok';
-        const roll = random();
-        let threshold = 0;
-        for (const [key, name] of FAULT_ORDER) {
-          threshold += rates[key];
-          if (roll < threshold) {
-            fate = name;
-            break;
-          }
+      }
+      record(id, method, fate);
+      const body = `id:${id}:${'x'.repeat(Math.floor(random() * 2000))}`;
+      const response = (extra: string) =>
+        `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nx-id: ${id}\r\n${extra}\r\n${body}`;
+      switch (fate) {
+        case 'stall':
+          closing = true;
+          return;
+        case 'cut-body': {
+          closing = true;
+          const full = response('');
+          socket.end(full.slice(0, full.length - 1 - Math.floor(random() * body.length)));
+          return;
         }
-        record(id, method, fate);
-        const body = `id:${id}:${'x'.repeat(Math.floor(random() * 2000))}`;
-        const response = (extra: string) =>
-          `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\nx-id: ${id}\r\n${extra}\r\n${body}`;
-        switch (fate) {
-          case 'stall':
-            closing = true;
-            return;
-          case 'cut-body': {
-            closing = true;
-            const full = response('');
-            socket.end(full.slice(0, full.length - 1 - Math.floor(random() * body.length)));
-            return;
-          }
-          case 'connection-close':
-            closing = true;
-            socket.end(response('connection: close\r\n'));
-            return;
-          case 'reset-after':
-            closing = true;
-            socket.write(response(''), () => later(() => socket.resetAndDestroy()));
-            return;
-          case 'idle-close':
-            closing = true;
-            socket.write(response(''), () => later(() => socket.end()));
-            return;
-          case 'unsolicited':
-            closing = true;
-            poisoned = true;
-            socket.write(response(''), () => later(() => socket.end('\x00stray bytes\r\n')));
-            return;
-          default:
-            socket.write(response(''));
-        }
+        case 'connection-close':
+          closing = true;
+          socket.end(response('connection: close\r\n'));
+          return;
+        case 'reset-after':
+          closing = true;
+          socket.write(response(''), () => later(() => socket.resetAndDestroy()));
+          return;
+        case 'idle-close':
+          closing = true;
+          socket.write(response(''), () => later(() => socket.end()));
+          return;
+        case 'unsolicited':
+          closing = true;
+          poisoned = true;
+          socket.write(response(''), () => later(() => socket.end('\x00stray bytes\r\n')));
+          return;
+        default:
+          socket.write(response(''));
       }
     });
   });

@@ -104,23 +104,31 @@ export async function startRawServer(
     for (const socket of state.open) socket.destroy();
   });
   const server = createNetServer((socket) => {
-    let buffered = Buffer.alloc(0);
     socket.on('error', () => {});
-    socket.on('data', (chunk) => {
-      buffered = Buffer.concat([buffered, chunk]);
-      for (;;) {
-        const end = buffered.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = buffered.subarray(0, end).toString('latin1');
-        const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buffered.length < end + 4 + length) return;
-        const body = buffered.subarray(end + 4, end + 4 + length);
-        buffered = buffered.subarray(end + 4 + length);
-        onRequest(socket, head, state.requests++, body);
-      }
-    });
+    onRequests(socket, (head, body) => onRequest(socket, head, state.requests++, body));
   });
   return listen(server, state);
+}
+
+/**
+ * Calls `onRequest` with each request that arrives on `socket`: its head (text up to the
+ * blank line) and its body when it has a Content-Length. Enough HTTP for test servers.
+ */
+export function onRequests(socket: Socket, onRequest: (head: string, body: Buffer) => void): void {
+  let buffered: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    for (;;) {
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const head = buffered.subarray(0, end).toString('latin1');
+      const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
+      if (buffered.length < end + 4 + length) return;
+      const body = buffered.subarray(end + 4, end + 4 + length);
+      buffered = buffered.subarray(end + 4 + length);
+      onRequest(head, body);
+    }
+  });
 }
 
 /** Resolves after `ms` milliseconds (for waits on real sockets, never for pool timing). */
