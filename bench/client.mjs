@@ -276,16 +276,19 @@ async function main() {
     await drive(c, warmup, performance.now() + Math.max(maxMs, 2000), undefined);
     const latencies = new Float64Array(requests);
     const cpu0 = process.cpuUsage();
+    const faults0 = process.resourceUsage().minorPageFault;
     const t0 = performance.now();
     const done = await drive(c, requests, t0 + maxMs, latencies);
     const elapsedMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    const minorFaults = process.resourceUsage().minorPageFault - faults0;
     const sorted = latencies.subarray(0, done).sort();
     return {
       requests: done,
       elapsedMs,
       cpuUserUs: cpu.user,
       cpuSystemUs: cpu.system,
+      minorFaults,
       p50: quantile(sorted, 0.5),
       p99: quantile(sorted, 0.99),
     };

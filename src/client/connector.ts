@@ -1,6 +1,7 @@
-import { isIP, connect as netConnect, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
+import { connectSharedReads } from '../http1/shared-read.js';
 import type { Origin } from './origin.js';
 import { openTunnel, type ProxyConfig } from './proxy.js';
 
@@ -82,7 +83,8 @@ function handshake(
       socket = tlsConnect(tlsOptions);
       if (options.onSession !== undefined) socket.on('session', options.onSession);
     } else {
-      socket = over ?? netConnect({ host: origin.hostname, port: origin.port });
+      // A plain socket of our own reads into the shared buffer the connection parses in place.
+      socket = over ?? connectSharedReads({ host: origin.hostname, port: origin.port });
     }
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {

@@ -45,9 +45,16 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   #onSettled: Array<() => void> | undefined;
   #trailers: readonly string[] = [];
 
-  /** @param source the connection feeding this body */
-  constructor(source: BodySource) {
+  /** Every chunk sits alone in an ArrayBuffer nobody else holds, so arrayBuffer() may hand it out. */
+  readonly #privateChunks: boolean;
+
+  /**
+   * @param source the connection feeding this body
+   * @param privateChunks true when each pushed chunk is a copy in an ArrayBuffer of its own
+   */
+  constructor(source: BodySource, privateChunks = false) {
     this.#source = source;
+    this.#privateChunks = privateChunks;
   }
 
   /** True once a reader has started consuming the body. */
@@ -272,8 +279,11 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
     const whole = this.#claimWhole();
-    if (whole !== undefined) return Promise.resolve(copyToArrayBuffer(whole));
-    return this.bytes().then(copyToArrayBuffer);
+    if (whole !== undefined) {
+      return Promise.resolve(this.#privateChunks ? ownBuffer(whole) : copyToArrayBuffer(whole));
+    }
+    // Private chunks, and chunks joined into a new buffer, are as good as a copy.
+    return this.bytes().then(this.#privateChunks ? ownBuffer : copyToArrayBuffer);
   }
 
   /**
@@ -300,7 +310,15 @@ function utf8(bytes: Uint8Array): string {
 
 /** One copy into an ArrayBuffer of its own. */
 function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  // Faster than ArrayBuffer.prototype.slice, which looks up a species constructor.
+  return new Uint8Array(bytes).buffer;
+}
+
+/** `bytes`' own ArrayBuffer when they fill it, else a copy. */
+function ownBuffer(bytes: Uint8Array): ArrayBuffer {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? (bytes.buffer as ArrayBuffer)
+    : copyToArrayBuffer(bytes);
 }
 
 function givenUp(): BodyUsedError {

@@ -20,6 +20,7 @@ import {
   LAST_CHUNK,
   serializeRequestHead,
 } from './serializer.js';
+import { takeOverSharedReads } from './shared-read.js';
 
 /** A request body: bytes sent with Content-Length, or a stream sent chunked. */
 export type RequestBody =
@@ -158,6 +159,11 @@ export class Http1Connection implements BodySource {
   #plainHead = '';
   #plainMethod: string | undefined;
   #plainPath: string | undefined;
+  /**
+   * Reads land in a buffer shared with other sockets (`connectSharedReads`): body bytes are
+   * copied out before they are queued, since the next read overwrites them.
+   */
+  readonly #transientReads: boolean;
   #markClosed!: () => void;
   /** Resolves once the socket has fully closed. */
   readonly closed: Promise<void> = new Promise((resolve) => {
@@ -182,10 +188,12 @@ export class Http1Connection implements BodySource {
       options.limits,
     );
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
     socket.on('end', () => this.#onSocketEnd());
     socket.on('error', (error) => this.#fail(new SocketError(error.message, { cause: error })));
     socket.on('close', () => this.#onSocketClose());
+    // Last: bytes the server sent before now are handed over at once.
+    this.#transientReads = takeOverSharedReads(socket, (bytes) => this.#onSocketData(bytes));
+    if (!this.#transientReads) socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
   }
 
   /** `idle`, `busy` or `closed`. */
@@ -525,7 +533,7 @@ export class Http1Connection implements BodySource {
     if (!head.keepAlive) exchange.keepAlive = false;
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
-    const body = new ResponseBody(this);
+    const body = new ResponseBody(this, this.#transientReads);
     exchange.body = body;
     exchange.response = new HttpResponse(
       head.status,
@@ -562,7 +570,7 @@ export class Http1Connection implements BodySource {
       if (exchange.drainedBytes > (this.#options.maxDrainBytes ?? DEFAULT_MAX_DRAIN)) {
         exchange.drainExceeded = true;
       }
-    } else exchange.body!.push(chunk);
+    } else exchange.body!.push(this.#transientReads ? copyOf(chunk) : chunk);
     this.#bodyProgress();
   }
 
@@ -729,6 +737,13 @@ function isLatin1Safe(text: string): boolean {
   if (text.length > 1024) return false;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
   return true;
+}
+
+/** A copy of `bytes` in an ArrayBuffer of its own, which the body may hand out whole. */
+function copyOf(bytes: Uint8Array): Buffer {
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy;
 }
 
 function framingLength(body: string | Uint8Array): number {
