@@ -355,20 +355,26 @@ function toResponse(
   let body: ReadableStream<Uint8Array> | null = null;
   if (nullBody) void response.dump();
   else {
-    let source: AsyncIterable<Uint8Array> = response.body;
     const coding = response.headers.get('content-encoding');
-    if (coding !== null) {
-      try {
-        source = decode(source, coding);
-      } catch (error) {
-        void response.dump();
-        throw failure(error, signal);
+    // A small body that came whole with its head is handed over at once (its connection is
+    // already back in the pool); anything else is pulled from the connection as it is read.
+    const whole = coding === null ? response.body.takeWhole() : undefined;
+    if (whole !== undefined) body = wholeStream(whole, signal);
+    else {
+      let source: AsyncIterable<Uint8Array> = response.body;
+      if (coding !== null) {
+        try {
+          source = decode(source, coding);
+        } catch (error) {
+          void response.dump();
+          throw failure(error, signal);
+        }
       }
+      body = bodyStream(source, signal);
+      // A body nobody reads would hold its connection for good: give it up once the stream is
+      // garbage (the holdings never reach the stream, so they do not keep it alive).
+      unread.register(body, response);
     }
-    body = bodyStream(source, signal);
-    // A body nobody reads would hold its connection for good: give it up once the stream is
-    // garbage (the holdings never reach the stream, so they do not keep it alive).
-    unread.register(body, response);
   }
   let out: Response;
   try {
@@ -408,6 +414,53 @@ const unread = new FinalizationRegistry<HttpResponse>((response) => {
   void response.dump();
 });
 
+/** A fetch body chunk: a plain Uint8Array view, as Node's fetch gives (never a Buffer, whose slice() would not copy). */
+function plainView(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array
+    ? chunk
+    : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/**
+ * A body that has fully arrived, as a one-chunk `ReadableStream`. As in Node's fetch, an abort
+ * still errors it until the reader has taken the chunk.
+ */
+function wholeStream(
+  bytes: Uint8Array,
+  signal: AbortSignal | undefined,
+): ReadableStream<Uint8Array> {
+  const chunk = plainView(bytes);
+  if (signal === undefined) {
+    return new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+  }
+  let onAbort: (() => void) | undefined;
+  const finish = () => {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort);
+    onAbort = undefined;
+  };
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(chunk);
+      onAbort = () => {
+        finish();
+        controller.error(signal.reason);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    },
+    // Asked for more once the chunk was taken: the body is over.
+    pull(controller) {
+      finish();
+      controller.close();
+    },
+    cancel: finish,
+  });
+}
+
 /**
  * The response body as a `ReadableStream`: each `pull` takes one chunk from the connection, so
  * a consumer that stops reading leaves the socket paused (backpressure); `cancel` gives the
@@ -433,13 +486,7 @@ function bodyStream(
       controller.close();
       return;
     }
-    const chunk = result.value;
-    // A plain Uint8Array view, as fetch gives (a Buffer's slice() would not copy): no copy.
-    controller.enqueue(
-      chunk.constructor === Uint8Array
-        ? chunk
-        : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-    );
+    controller.enqueue(plainView(result.value));
   };
   const onError = (error: unknown): void => {
     if (done) return;

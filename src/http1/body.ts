@@ -205,7 +205,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   /** Reads the whole body into one buffer. */
   bytes(): Promise<Uint8Array> {
-    const whole = this.#claimWhole();
+    const whole = this.takeWhole();
     if (whole !== undefined) return Promise.resolve(whole);
     if (this.#used) return Promise.reject(new BodyUsedError());
     this.#used = true;
@@ -215,9 +215,9 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   /**
    * Claims the body and takes it at once when it is unread, has ended cleanly and sits in the
    * queue as one chunk (a small response that arrived with its head); else undefined, and
-   * nothing is claimed or taken. Spares the one-shot readers a promise and a wait.
+   * nothing is claimed or taken. Spares one-shot readers a promise and a wait.
    */
-  #claimWhole(): Uint8Array | undefined {
+  takeWhole(): Uint8Array | undefined {
     if (
       this.#used ||
       !this.#ended ||
@@ -258,14 +258,14 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    const whole = this.#claimWhole();
+    const whole = this.takeWhole();
     if (whole !== undefined) return Promise.resolve(utf8(whole));
     return this.bytes().then(utf8);
   }
 
   /** Reads the whole body and parses it as JSON. */
   json(): Promise<unknown> {
-    const whole = this.#claimWhole();
+    const whole = this.takeWhole();
     if (whole !== undefined) {
       try {
         return Promise.resolve(JSON.parse(utf8(whole)));
@@ -278,7 +278,7 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
 
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
-    const whole = this.#claimWhole();
+    const whole = this.takeWhole();
     if (whole !== undefined) {
       return Promise.resolve(this.#privateChunks ? ownBuffer(whole) : copyToArrayBuffer(whole));
     }

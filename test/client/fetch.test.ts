@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
@@ -596,6 +597,42 @@ describe('agent.fetch', () => {
       controller.abort();
       await assert.rejects(pending, (e) => e === controller.signal.reason);
       await eventually(() => trickle.open.size === 0, 2000, 'the aborted connection to close');
+    });
+
+    test('an abort after a small body arrived, before it is read, errors it as in Node', async () => {
+      const outcomes: string[] = [];
+      for (const run of [fetch, agent.fetch.bind(agent)]) {
+        const controller = new AbortController();
+        const response = await run(`${server.origin}/plain`, { signal: controller.signal });
+        await sleep(20); // the body is in, the exchange is over
+        controller.abort();
+        outcomes.push(
+          await response.text().then(
+            (text) => `read ${text}`,
+            (e: Error) =>
+              // Node 20 rejects with an AbortError of its own; Node 22+ and httpool with the reason.
+              e === controller.signal.reason || (run === fetch && e.name === 'AbortError')
+                ? 'aborted'
+                : String(e),
+          ),
+        );
+      }
+      assert.deepEqual(outcomes, ['aborted', 'aborted']);
+    });
+
+    test('a small body read whole leaves no listener on the signal; an abort later changes nothing', async () => {
+      const controller = new AbortController();
+      const response = await agent.fetch(`${server.origin}/plain`, { signal: controller.signal });
+      assert.equal(getEventListeners(controller.signal, 'abort').length, 1);
+      assert.equal(await response.text(), PAYLOAD);
+      assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
+      controller.abort();
+      assert.equal(response.bodyUsed, true);
+      // Cancelled unread, the listener goes too.
+      const other = new AbortController();
+      const unread = await agent.fetch(`${server.origin}/plain`, { signal: other.signal });
+      await unread.body!.cancel();
+      assert.equal(getEventListeners(other.signal, 'abort').length, 0);
     });
 
     test('cancelling the body gives the connection up and later fetches still work', async () => {
