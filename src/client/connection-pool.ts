@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
@@ -263,6 +263,11 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         onClose: () => this.#pool.evict(slot),
       },
     );
+    if (slot.connection.state === 'closed') {
+      // The server spoke before being asked (the connection refuses that): a failed connect.
+      this.#budget?.release();
+      throw new SocketError(`the connection to ${this.origin} closed as soon as it opened`);
+    }
     const localPort = slot.connection.localPort;
     debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
     if (channels.connectionOpen.hasSubscribers) {

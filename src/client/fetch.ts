@@ -72,6 +72,11 @@ export async function fetchThrough(
     } catch (error) {
       throw failure(error, signal);
     }
+    if (signal?.aborted) {
+      // Aborted while the head was on its way in: the fetch fails, as if it came a moment later.
+      void response.dump();
+      throw signal.reason;
+    }
     const status = response.status;
     if (request.redirect !== 'manual' && isRedirectStatus(status)) {
       let hop: ReturnType<typeof nextHop>;

@@ -213,9 +213,9 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   }
 
   /**
-   * Claims the body and takes it at once when it is unread, has ended cleanly and sits in the
-   * queue as one chunk (a small response that arrived with its head); else undefined, and
-   * nothing is claimed or taken. Spares one-shot readers a promise and a wait.
+   * @internal Claims the body and takes it at once when it is unread, has ended cleanly and
+   * sits in the queue as one chunk (a small response that arrived with its head); else
+   * undefined, and nothing is claimed or taken. Spares one-shot readers a promise and a wait.
    */
   takeWhole(): Uint8Array | undefined {
     if (

@@ -6,23 +6,17 @@ const READ_SIZE = 64 * 1024;
 /** Where a socket's reads go: the bytes are valid only until it returns. */
 type Receiver = (bytes: Buffer) => void;
 
-/** Sockets opened by {@link connectSharedReads}, and who takes their reads once someone does. */
-const receivers = new WeakMap<Socket, Receiver | Buffer[]>();
+/** One socket's reads: its receiver, or (until there is one) copies of what arrived. */
+interface Route {
+  receiver: Receiver | undefined;
+  early: Buffer[];
+}
+
+/** Sockets opened by {@link connectSharedReads}. */
+const routes = new WeakMap<Socket, Route>();
 
 /** The one buffer every such socket reads into; made on first use. */
 let shared: Buffer | undefined;
-
-/**
- * Hands a read to the socket's receiver. Reads that arrive before there is one (a server
- * speaking first) are copied out and kept for it.
- */
-function onRead(this: Socket, length: number, buffer: Uint8Array): boolean {
-  const bytes = (buffer as Buffer).subarray(0, length);
-  const receiver = receivers.get(this);
-  if (typeof receiver === 'function') receiver(bytes);
-  else if (receiver !== undefined) receiver.push(Buffer.from(bytes));
-  return true;
-}
 
 /**
  * Opens a plain TCP connection whose reads all land in one shared buffer, for an
@@ -33,8 +27,16 @@ function onRead(this: Socket, length: number, buffer: Uint8Array): boolean {
  */
 export function connectSharedReads(options: TcpNetConnectOpts): Socket {
   shared ??= Buffer.allocUnsafe(READ_SIZE);
+  const route: Route = { receiver: undefined, early: [] };
+  const onRead = (length: number, buffer: Uint8Array): boolean => {
+    const bytes = (buffer as Buffer).subarray(0, length);
+    // Bytes that arrive before anyone receives them (a server speaking first) are kept.
+    if (route.receiver !== undefined) route.receiver(bytes);
+    else route.early.push(Buffer.from(bytes));
+    return true;
+  };
   const socket = connect({ ...options, onread: { buffer: shared, callback: onRead } });
-  receivers.set(socket, []);
+  routes.set(socket, route);
   return socket;
 }
 
@@ -43,9 +45,11 @@ export function connectSharedReads(options: TcpNetConnectOpts): Socket {
  * bytes read so far. Returns false for any other socket: its reads arrive as `data` events.
  */
 export function takeOverSharedReads(socket: Socket, receive: Receiver): boolean {
-  const early = receivers.get(socket);
-  if (early === undefined || typeof early === 'function') return false;
-  receivers.set(socket, receive);
+  const route = routes.get(socket);
+  if (route === undefined || route.receiver !== undefined) return false;
+  route.receiver = receive;
+  const early = route.early;
+  route.early = [];
   for (const bytes of early) receive(bytes);
   return true;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as diagnostics from 'node:diagnostics_channel';
 import { getEventListeners } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
@@ -618,6 +619,23 @@ describe('agent.fetch', () => {
         );
       }
       assert.deepEqual(outcomes, ['aborted', 'aborted']);
+    });
+
+    test('an abort between the response arriving and fetch() resolving rejects with the reason', async () => {
+      // The exchange ends (and the connection drops its abort listener) in the read that
+      // brought the response; a request:end subscriber aborts right there, before fetch resumes.
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      diagnostics.subscribe('httpool:request:end', abort);
+      try {
+        await assert.rejects(
+          agent.fetch(`${server.origin}/plain`, { signal: controller.signal }),
+          (e) => e === controller.signal.reason,
+        );
+      } finally {
+        diagnostics.unsubscribe('httpool:request:end', abort);
+      }
+      assert.equal(await (await agent.fetch(`${server.origin}/plain`)).text(), PAYLOAD);
     });
 
     test('a small body read whole leaves no listener on the signal; an abort later changes nothing', async () => {
