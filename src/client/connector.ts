@@ -1,7 +1,7 @@
 import { isIP, type Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
-import { connectSharedReads } from '../http1/shared-read.js';
+import { connectSharedReads, connectTlsSharedReads } from '../http1/shared-read.js';
 import type { Origin } from './origin.js';
 import { openTunnel, type ProxyConfig } from './proxy.js';
 
@@ -80,7 +80,8 @@ function handshake(
         servername: options.tls?.servername ?? (isIP(origin.hostname) !== 0 ? '' : origin.hostname),
       };
       if (options.session !== undefined) tlsOptions.session = options.session;
-      socket = tlsConnect(tlsOptions);
+      // A TLS socket of our own reads into the shared buffer too; one inside a tunnel cannot.
+      socket = over === undefined ? connectTlsSharedReads(tlsOptions) : tlsConnect(tlsOptions);
       if (options.onSession !== undefined) socket.on('session', options.onSession);
     } else {
       // A plain socket of our own reads into the shared buffer the connection parses in place.

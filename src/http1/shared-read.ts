@@ -1,4 +1,5 @@
-import { connect, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { connect, type OnReadOpts, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 /** Bytes per read, Node's own default. */
 const READ_SIZE = 64 * 1024;
@@ -19,23 +20,36 @@ const routes = new WeakMap<Socket, Route>();
 let shared: Buffer | undefined;
 
 /**
- * Opens a plain TCP connection whose reads all land in one shared buffer, for an
+ * Opens a TCP connection whose reads all land in one shared buffer, for an
  * {@link Http1Connection} to parse in place. Node otherwise allocates 64 KiB per read and
  * shrinks it to fit; at tens of thousands of responses a second that allocation, and the
  * C allocator handing memory back to the OS and faulting it in again, costs more than the
- * parsing does. TLS sockets read through their own layer and keep `data` events.
+ * parsing does.
  */
 export function connectSharedReads(options: TcpNetConnectOpts): Socket {
+  return withSharedReads((onread) => connect({ ...options, onread }));
+}
+
+/**
+ * {@link connectSharedReads} for TLS: the decrypted bytes land in the shared buffer. Only for
+ * a TLS socket of its own (not one layered on an existing socket, which Node does not allow).
+ */
+export function connectTlsSharedReads(options: ConnectionOptions): TLSSocket {
+  // Node documents `onread` for tls.connect() too; its type definitions leave it out.
+  return withSharedReads((onread) => tlsConnect({ ...options, onread } as ConnectionOptions));
+}
+
+function withSharedReads<S extends Socket>(open: (onread: OnReadOpts) => S): S {
   shared ??= Buffer.allocUnsafe(READ_SIZE);
   const route: Route = { receiver: undefined, early: [] };
-  const onRead = (length: number, buffer: Uint8Array): boolean => {
+  const callback = (length: number, buffer: Uint8Array): boolean => {
     const bytes = (buffer as Buffer).subarray(0, length);
     // Bytes that arrive before anyone receives them (a server speaking first) are kept.
     if (route.receiver !== undefined) route.receiver(bytes);
     else route.early.push(Buffer.from(bytes));
     return true;
   };
-  const socket = connect({ ...options, onread: { buffer: shared, callback: onRead } });
+  const socket = open({ buffer: shared, callback });
   routes.set(socket, route);
   return socket;
 }

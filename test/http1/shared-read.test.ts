@@ -5,6 +5,7 @@ import { Http1Connection } from '../../src/http1/connection.js';
 import { connectSharedReads, takeOverSharedReads } from '../../src/http1/shared-read.js';
 import { ConnectionPool } from '../../src/index.js';
 import { eventually, startRawServer } from '../helpers/servers.js';
+import { makeCertificates, startTlsServer } from '../helpers/tls.js';
 
 /** A server that writes a greeting to every connection as soon as it is accepted. */
 async function greetingServer(greeting: (index: number) => string) {
@@ -99,6 +100,25 @@ describe('sockets that read into the shared buffer', () => {
     let chunks = '';
     for await (const chunk of streamed.body) chunks += Buffer.from(chunk).toString('latin1');
     assert.equal(chunks, 'a'.repeat(size));
+  });
+
+  test('over TLS too, a queued body keeps its bytes while other connections read theirs', async () => {
+    const tlsServer = await startTlsServer(makeCertificates());
+    after(() => tlsServer.close());
+    const pool = new ConnectionPool(`https://localhost:${tlsServer.port}`, {
+      maxSize: 2,
+      tls: { ca: makeCertificates().ca },
+    });
+    after(() => pool.destroy());
+    // The server answers with the request path as the body: 40 KiB of one letter.
+    const path = (letter: string) => `/${letter.repeat(40 * 1024)}`;
+    const first = await pool.request({ path: path('a') });
+    await eventually(() => first.body.complete, 2000, 'the body queued');
+    for (let i = 0; i < 3; i++) {
+      const other = await pool.request({ path: path('b') });
+      assert.equal(Buffer.from(await other.arrayBuffer()).toString('latin1'), path('b'));
+    }
+    assert.equal(Buffer.from(await first.arrayBuffer()).toString('latin1'), path('a'));
   });
 
   test('arrayBuffer() gives each response an ArrayBuffer of its own', async () => {
