@@ -45,12 +45,15 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   #onSettled: Array<() => void> | undefined;
   #trailers: readonly string[] = [];
 
-  /** Every chunk sits alone in an ArrayBuffer nobody else holds, so arrayBuffer() may hand it out. */
+  /**
+   * Every chunk is a copy nobody else holds: one that fills its ArrayBuffer is handed over by
+   * arrayBuffer() without another copy.
+   */
   readonly #privateChunks: boolean;
 
   /**
    * @param source the connection feeding this body
-   * @param privateChunks true when each pushed chunk is a copy in an ArrayBuffer of its own
+   * @param privateChunks true when each pushed chunk is a copy that nothing else holds
    */
   constructor(source: BodySource, privateChunks = false) {
     this.#source = source;

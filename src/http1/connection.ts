@@ -739,9 +739,18 @@ function isLatin1Safe(text: string): boolean {
   return true;
 }
 
-/** A copy of `bytes` in an ArrayBuffer of its own, which the body may hand out whole. */
+/** Body chunks at least this long are copied into an ArrayBuffer of their own. */
+const OWN_BUFFER_MIN = 4096;
+
+/**
+ * A copy of `bytes` for the body to keep. A small one goes into Node's Buffer pool, which is
+ * cheap (a private ArrayBuffer costs ~250 ns however small) and what text() and json() want;
+ * a large one gets an ArrayBuffer of its own, which arrayBuffer() can hand over as it is.
+ */
 function copyOf(bytes: Uint8Array): Buffer {
-  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  const length = bytes.byteLength;
+  const copy =
+    length < OWN_BUFFER_MIN ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
   copy.set(bytes);
   return copy;
 }
