@@ -34,7 +34,7 @@ export function median(values) {
 }
 
 /**
- * @typedef {{ rps: number, cpu: number, p50: number, p99: number, conns: number, requests: number, runs: number, errors: string[], note: string | undefined }} Cell
+ * @typedef {{ rps: number, cpu: number, p50: number, p99: number, faults: number, conns: number, requests: number, runs: number, errors: string[], note: string | undefined }} Cell
  */
 
 /**
@@ -55,6 +55,11 @@ export function summarize(data) {
         cpu: median(ok.map((/** @type {any} */ r) => (r.cpuUserUs + r.cpuSystemUs) / r.requests)),
         p50: median(ok.map((/** @type {any} */ r) => r.p50)),
         p99: median(ok.map((/** @type {any} */ r) => r.p99)),
+        faults: median(
+          ok.map((/** @type {any} */ r) =>
+            r.minorFaults === undefined ? Number.NaN : (r.minorFaults / r.requests) * 1000,
+          ),
+        ),
         conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
         requests: median(ok.map((/** @type {any} */ r) => r.requests)),
         runs: ok.length,
@@ -216,15 +221,15 @@ export function renderMarkdown(data, svgName) {
   out.push('## HTTP clients', '');
   out.push(`![req/s per client and scenario](${svgName})`, '');
   out.push(
-    'Columns: requests per second; client CPU time (user + system) per request; latency percentiles of one request as its caller sees it (queueing for a connection included); connections the server accepted during the run (warm-up included); ratios to undici `Pool.request()` and to the raw-socket floor.',
+    'Columns: requests per second; client CPU time (user + system) per request; latency percentiles of one request as its caller sees it (queueing for a connection included); minor page faults of the client per 1,000 requests (memory the allocator gave back to the OS and took again: each costs kernel time); connections the server accepted during the run (warm-up included); ratios to undici `Pool.request()` and to the raw-socket floor.',
     '',
   );
   for (const scenario of data.scenarios) {
     out.push(`### ${scenario.id}`, '');
     out.push(
-      '| client | req/s | CPU µs/req | p50 ms | p99 ms | conns | req/s ÷ undici Pool | CPU ÷ undici Pool | req/s ÷ floor |',
+      '| client | req/s | CPU µs/req | p50 ms | p99 ms | faults / 1k req | conns | req/s ÷ undici Pool | CPU ÷ undici Pool | req/s ÷ floor |',
     );
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     const base = s.http[`${scenario.id}|undici-pool`];
     const floor = s.http[`${scenario.id}|floor`];
     const notes = [];
@@ -233,14 +238,14 @@ export function renderMarkdown(data, svgName) {
       const label = /** @type {Record<string, string>} */ (LABELS)[client] ?? client;
       if (c.runs === 0) {
         const why = c.note ?? (c.errors.length > 0 ? `error: ${c.errors[0]}` : 'not run');
-        out.push(`| ${label} | ${why.startsWith('n/a') ? 'n/a' : '–'} | | | | | | | |`);
+        out.push(`| ${label} | ${why.startsWith('n/a') ? 'n/a' : '–'} | | | | | | | | |`);
         notes.push(`${label}: ${why}`);
         continue;
       }
       if (c.errors.length > 0)
         notes.push(`${label}: ${c.errors.length} run(s) failed: ${c.errors.join('; ')}`);
       out.push(
-        `| ${label} | ${int(c.rps)} | ${fixed(c.cpu, 1)} | ${fixed(c.p50, 3)} | ${fixed(c.p99, 3)} | ${int(c.conns)} | ${ratio(c.rps / base?.rps)} | ${ratio(c.cpu / base?.cpu)} | ${ratio(c.rps / floor?.rps)} |`,
+        `| ${label} | ${int(c.rps)} | ${fixed(c.cpu, 1)} | ${fixed(c.p50, 3)} | ${fixed(c.p99, 3)} | ${fixed(c.faults, 0)} | ${int(c.conns)} | ${ratio(c.rps / base?.rps)} | ${ratio(c.cpu / base?.cpu)} | ${ratio(c.rps / floor?.rps)} |`,
       );
     }
     out.push('');
