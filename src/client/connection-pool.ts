@@ -261,6 +261,12 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),
         // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
         onClose: () => this.#pool.evict(slot),
+        onBodyAbandoned: () => {
+          // A lease (acquire()) that was dropped too is reported by its own finalizer.
+          if (slot.returnWhenDone) {
+            this.#warnLeak('had a response body garbage-collected unread', slot.acquiredAt);
+          }
+        },
       },
     );
     if (slot.connection.state === 'closed') {
@@ -525,16 +531,14 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       this.#putBack(slot);
       return;
     }
-    const response = connection.response;
-    if (response === undefined) {
-      // Released while waiting for a response nobody will read: no way to reuse it safely.
-      this.#endLease(slot);
-      this.#pool.discard(slot);
-      return;
-    }
     // Released with the body unread: drain a little (or close), then come home.
     slot.returnWhenDone = true;
-    void response.dump();
+    if (!connection.dumpResponse()) {
+      // Released while waiting for a response nobody will read: no way to reuse it safely.
+      slot.returnWhenDone = false;
+      this.#endLease(slot);
+      this.#pool.discard(slot);
+    }
   }
 
   /** @internal LeaseOwner: the lease ended, close the connection */

@@ -11,10 +11,19 @@ export interface BodySource {
   resume(): void;
   /** The reader will read no more: finish the exchange without it (drain or destroy). */
   cancel(): void;
+  /** The body was garbage-collected unread; {@link cancel} follows at once. */
+  abandoned(): void;
 }
 
 /** Flow control after the message ended: the connection may be serving another exchange. */
-const DETACHED: BodySource = { pause() {}, resume() {}, cancel() {} };
+const DETACHED: BodySource = { pause() {}, resume() {}, cancel() {}, abandoned() {} };
+
+/**
+ * Bodies dropped unread while their bytes were still coming: nobody can read them any more,
+ * so they are given up, which frees the connection (a large body would otherwise hold it,
+ * paused, for as long as the server keeps it open).
+ */
+const dropped = new FinalizationRegistry<BodyQueue>((queue) => queue.abandon());
 
 /** Bytes queued before the socket is paused; a reader that keeps up never reaches it. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -25,12 +34,11 @@ type Waiter = {
 };
 
 /**
- * A response body: an async iterable of byte chunks with backpressure (a slow reader pauses
- * the socket), plus the usual one-shot readers. A body can be consumed once.
- *
- * The connection pushes into it ({@link push}, {@link end}, {@link fail}); the caller reads.
+ * @internal The bytes of one response body and their readers: the connection pushes into it
+ * ({@link push}, {@link end}, {@link fail}); a {@link ResponseBody} reads. The connection holds
+ * this, never the ResponseBody, so a body its caller dropped can be garbage-collected.
  */
-export class ResponseBody implements AsyncIterable<Uint8Array> {
+export class BodyQueue {
   #source: BodySource;
   #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -302,6 +310,92 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     });
     if (!this.#dumping) this.#cancel();
     return settled;
+  }
+
+  /** Gives up a body that no reader ever claimed once `body`, its only way in, is garbage. */
+  watch(body: ResponseBody): void {
+    dropped.register(body, this);
+  }
+
+  /** `watch()`'s body was collected: unless a reader claimed it, the rest is thrown away. */
+  abandon(): void {
+    if (this.#used || this.#ended || this.#error !== undefined) return;
+    this.#used = true;
+    this.#source.abandoned();
+    this.#cancel();
+  }
+}
+
+/**
+ * A response body: an async iterable of byte chunks with backpressure (a slow reader pauses
+ * the socket), plus the usual one-shot readers. A body can be consumed once.
+ *
+ * Read it to the end or {@link dump} it: until then its connection is busy. A body dropped
+ * unread while still arriving is given up once garbage-collected (with an `HTTPOOL_LEAK`
+ * warning from the pool), but collection may come late, so do not count on it.
+ */
+export class ResponseBody implements AsyncIterable<Uint8Array> {
+  readonly #queue: BodyQueue;
+
+  /** @internal made by the connection for each response */
+  constructor(queue: BodyQueue) {
+    this.#queue = queue;
+  }
+
+  /** True once a reader has started consuming the body. */
+  get bodyUsed(): boolean {
+    return this.#queue.bodyUsed;
+  }
+
+  /** True once the last byte arrived and the message ended cleanly. */
+  get complete(): boolean {
+    return this.#queue.complete;
+  }
+
+  /** Trailer fields (flat name/value pairs) of a chunked response, once it has ended. */
+  get trailers(): readonly string[] {
+    return this.#queue.trailers;
+  }
+
+  /**
+   * @internal Claims the body and takes it at once when it is unread and has fully arrived
+   * as one chunk; else undefined, and nothing is claimed.
+   */
+  takeWhole(): Uint8Array | undefined {
+    return this.#queue.takeWhole();
+  }
+
+  /** Streams the body. Breaking out of the loop early gives the rest up (see {@link dump}). */
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return this.#queue[Symbol.asyncIterator]();
+  }
+
+  /** Reads the whole body into one buffer. */
+  bytes(): Promise<Uint8Array> {
+    return this.#queue.bytes();
+  }
+
+  /** Reads the whole body as UTF-8 text. */
+  text(): Promise<string> {
+    return this.#queue.text();
+  }
+
+  /** Reads the whole body and parses it as JSON. */
+  json(): Promise<unknown> {
+    return this.#queue.json();
+  }
+
+  /** Reads the whole body into a fresh ArrayBuffer. */
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#queue.arrayBuffer();
+  }
+
+  /**
+   * Throws the body away. The connection drains what is left (up to a bound) so it can be
+   * reused, or closes it. Resolves once the exchange is over either way; never rejects.
+   */
+  dump(): Promise<void> {
+    return this.#queue.dump();
   }
 }
 

@@ -9,7 +9,7 @@ import {
   ResponseError,
   SocketError,
 } from '../errors.js';
-import { type BodySource, ResponseBody } from './body.js';
+import { BodyQueue, type BodySource, ResponseBody } from './body.js';
 import type { ParserLimits } from './limits.js';
 import { type ResponseHead, ResponseParser } from './parser.js';
 import { HttpResponse } from './response.js';
@@ -71,6 +71,11 @@ export interface ConnectionEvents {
   onExchangeEnd?(reusable: boolean, error?: Error): void;
   /** The socket is gone; `error` says why when it was not a plain close. */
   onClose?(error: Error | undefined): void;
+  /**
+   * The response body was garbage-collected before anyone read it, while its bytes were still
+   * coming: the connection now drains the rest (or closes), as for `dump()`.
+   */
+  onBodyAbandoned?(): void;
 }
 
 /** Where a connection is in its life. Transitions: idle → busy → idle … → closed. */
@@ -96,8 +101,8 @@ type Exchange = {
   responseComplete: boolean;
   /** Unsolicited bytes after the response, an early response, or a protocol error: never reuse. */
   poisoned: boolean;
-  response: HttpResponse | undefined;
-  body: ResponseBody | undefined;
+  /** The response body's bytes, once the head has arrived. */
+  body: BodyQueue | undefined;
   resolve: (response: HttpResponse) => void;
   reject: (error: Error) => void;
   signal: AbortSignal | undefined;
@@ -164,6 +169,11 @@ export class Http1Connection implements BodySource {
    * copied out before they are queued, since the next read overwrites them.
    */
   readonly #transientReads: boolean;
+  /**
+   * The body of a response head parsed in the current read, until the parser returns: after
+   * that the connection holds only its bytes, so a body its caller drops can be collected.
+   */
+  #newBody: ResponseBody | undefined;
   #markClosed!: () => void;
   /** Resolves once the socket has fully closed. */
   readonly closed: Promise<void> = new Promise((resolve) => {
@@ -214,9 +224,15 @@ export class Http1Connection implements BodySource {
     return this.#responseStarted;
   }
 
-  /** The response of the exchange in progress, once its head has arrived. */
-  get response(): HttpResponse | undefined {
-    return this.#exchange?.response;
+  /**
+   * Throws away the body of the response in progress, as its `dump()` does (drain a little,
+   * else close). Returns false, doing nothing, when no response head has arrived.
+   */
+  dumpResponse(): boolean {
+    const body = this.#exchange?.body;
+    if (body === undefined) return false;
+    void body.dump();
+    return true;
   }
 
   /** Status of the last response head received (0 before any). */
@@ -297,7 +313,6 @@ export class Http1Connection implements BodySource {
         requestWritten: false,
         responseComplete: false,
         poisoned: false,
-        response: undefined,
         body: undefined,
         resolve,
         reject,
@@ -433,7 +448,7 @@ export class Http1Connection implements BodySource {
     exchange.requestWritten = true;
     if (exchange.responseComplete) {
       this.#endExchange(exchange);
-    } else if (exchange.response === undefined) {
+    } else if (exchange.body === undefined) {
       this.#arm('headers', exchange.headersTimeout);
     }
   }
@@ -494,9 +509,12 @@ export class Http1Connection implements BodySource {
     try {
       consumed = this.#parser.execute(chunk);
     } catch (error) {
+      this.#newBody = undefined;
       this.#fail(error as Error, exchange);
       return;
     }
+    const newBody = this.#newBody;
+    this.#newBody = undefined;
     if (exchange.drainExceeded && !exchange.responseComplete) {
       this.#fail(new SocketError('closed instead of draining a large unread response'), exchange);
       return;
@@ -521,6 +539,8 @@ export class Http1Connection implements BodySource {
       exchange.bodyPending = false;
       // A reader that already pushed back is not the server being slow: resume() arms it.
       if (!this.#readerPaused) this.#arm('body', exchange.bodyTimeout);
+      // The rest of the body is still to come: should its reader drop it unread, give it up.
+      if (newBody !== undefined) exchange.body!.watch(newBody);
     }
   }
 
@@ -533,20 +553,32 @@ export class Http1Connection implements BodySource {
     if (!head.keepAlive) exchange.keepAlive = false;
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
-    const body = new ResponseBody(this, this.#transientReads);
-    exchange.body = body;
-    exchange.response = new HttpResponse(
-      head.status,
-      head.statusText,
-      head.versionMinor === 1 ? '1.1' : head.versionMinor === 0 ? '1.0' : `1.${head.versionMinor}`,
-      head.rawHeaders,
-      body,
-    );
+    const queue = new BodyQueue(this, this.#transientReads);
+    exchange.body = queue;
+    const body = new ResponseBody(queue);
     // Armed once the parser returns, and only if the body is still to come: most small
     // responses end in the same chunk as their head.
     exchange.bodyPending = true;
+    this.#newBody = body;
     this.#disarm();
-    exchange.resolve(exchange.response);
+    const resolve = exchange.resolve;
+    // The settled promise would hold the response (and so its body) for as long as the exchange
+    // lives: let go of it, so a body dropped unread can be collected. Failures go to the body now.
+    exchange.resolve = ignore;
+    exchange.reject = ignore;
+    resolve(
+      new HttpResponse(
+        head.status,
+        head.statusText,
+        head.versionMinor === 1
+          ? '1.1'
+          : head.versionMinor === 0
+            ? '1.0'
+            : `1.${head.versionMinor}`,
+        head.rawHeaders,
+        body,
+      ),
+    );
   }
 
   /** The `timeout=N` hint of the first Keep-Alive field that has one; the last value's reading is reused. */
@@ -641,9 +673,14 @@ export class Http1Connection implements BodySource {
     this.#readerPaused = false;
     this.#socket.resume();
     const exchange = this.#exchange;
-    if (exchange !== undefined && exchange.response !== undefined && !exchange.responseComplete) {
+    if (exchange !== undefined && exchange.body !== undefined && !exchange.responseComplete) {
       this.#arm('body', exchange.bodyTimeout);
     }
+  }
+
+  /** @internal the body was garbage-collected unread (cancel() follows) */
+  abandoned(): void {
+    this.#events.onBodyAbandoned?.();
   }
 
   /** @internal the body reader gave up: drain what is left if it is small, else close */
@@ -699,7 +736,7 @@ export class Http1Connection implements BodySource {
       if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
         exchange.signal.removeEventListener('abort', exchange.onAbort);
       }
-      if (exchange.response === undefined) exchange.reject(error);
+      if (exchange.body === undefined) exchange.reject(error);
       else exchange.body!.fail(error);
       this.#destroy(error);
       this.#events.onExchangeEnd?.(false, error);
@@ -729,6 +766,8 @@ export class Http1Connection implements BodySource {
 }
 
 const NO_BODY: BodyFraming = { kind: 'none' };
+
+function ignore(): void {}
 const CHUNKED: BodyFraming = { kind: 'chunked' };
 
 /** True when every character is ASCII, so Latin-1 and UTF-8 encode the string alike. */

@@ -538,6 +538,78 @@ describe('bodies, backpressure and leases', () => {
     await server.close();
   });
 
+  describe('a response body dropped unread while it is still arriving', () => {
+    // 200 KiB: more than the 64 KiB the connection queues before it pauses, so a body nobody
+    // reads holds its connection until the server gives up; the rest comes 150 ms late.
+    const size = 200 * 1024;
+    async function bigBodyServer() {
+      return startRawServer((socket, head) => {
+        if (!head.startsWith('GET /big')) {
+          socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+          return;
+        }
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${size}\r\n\r\n`);
+        socket.write(Buffer.alloc(size / 2, 97));
+        setTimeout(() => socket.write(Buffer.alloc(size / 2, 98)), 150);
+      });
+    }
+    function collectGarbage(until: () => boolean, rounds = 100): Promise<void> {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as () => void;
+      return (async () => {
+        for (let i = 0; i < rounds && !until(); i++) {
+          gc();
+          await sleep(10);
+        }
+      })();
+    }
+
+    test('is given up once collected: the connection drains, comes back, and a leak is reported', async () => {
+      const warnings: Array<Error & { code?: string }> = [];
+      const onWarning = (warning: Error) => warnings.push(warning);
+      process.on('warning', onWarning);
+      const server = await bigBodyServer();
+      const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+      try {
+        await (async () => {
+          const res = await pool.request({ path: '/big' });
+          assert.equal(res.body.complete, false);
+        })();
+        await collectGarbage(() => pool.stats().leased === 0);
+        assert.equal(pool.stats().leased, 0, 'the dropped body still holds its connection');
+        // Drained (150 KiB < maxDrainBytes), so the one connection carries the next request.
+        const res = await pool.request({ path: '/small', acquireTimeout: 2000 });
+        assert.equal(await res.text(), 'ok');
+        assert.equal(server.connections, 1);
+        assert.equal(pool.stats().leaks, 1);
+        await sleep(5);
+        const leaks = warnings.filter((w) => w.code === 'HTTPOOL_LEAK');
+        assert.equal(leaks.length, 1);
+        assert.match(leaks[0]!.message, /response body garbage-collected unread/);
+      } finally {
+        process.off('warning', onWarning);
+        await pool.destroy();
+        await server.close();
+      }
+    });
+
+    test('is kept when only the body is kept, and when a reader has started on it', async () => {
+      const server = await bigBodyServer();
+      const pool = new ConnectionPool(server.origin, { maxSize: 2 });
+      try {
+        const body = (await pool.request({ path: '/big' })).body;
+        const reading = (await pool.request({ path: '/big' })).bytes();
+        await collectGarbage(() => false, 20);
+        assert.equal((await body.bytes()).byteLength, size);
+        assert.equal((await reading).byteLength, size);
+        assert.equal(pool.stats().leaks, 0);
+      } finally {
+        await pool.destroy();
+        await server.close();
+      }
+    });
+  });
+
   test('connectTimeout 0 is refused: it would fail every connection', () => {
     assert.throws(() => new ConnectionPool(server0, { connectTimeout: 0 }), InvalidArgumentError);
   });
