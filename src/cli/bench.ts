@@ -18,7 +18,7 @@ import {
   UsageError,
 } from './args.js';
 import { formatBytes, formatMs, formatRate, table } from './format.js';
-import type { Io } from './io.js';
+import { INTERRUPTED, Interruption, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
   ErrorCounts,
@@ -58,7 +58,11 @@ A request succeeds when its response arrived with a status below 400 and its bod
 was read; a status of 400 or more counts as an error HTTP_<status>, a transport error
 by its code (ERR_SOCKET, ERR_TIMEOUT, ...).
 
-Exit status: 0 when every request succeeded, 1 when any failed, 2 for a usage error.
+Ctrl-C stops early: requests in flight are abandoned (and not counted), and the
+figures so far are printed. A second Ctrl-C quits at once.
+
+Exit status: 0 when every request succeeded, 1 when any failed, 2 for a usage error,
+130 when interrupted.
 `;
 
 const OPTIONS: OptionSpec = {
@@ -128,6 +132,8 @@ export interface BenchResult {
   connectionsOpened: number;
   /** Requests the pool sent (a stale-connection replay counts again). */
   requestsSent: number;
+  /** True when Ctrl-C stopped the run: the figures cover the requests finished before it. */
+  interrupted: boolean;
 }
 
 /** Parses the command line of `httpool bench` (reading `--body @file`). @throws UsageError */
@@ -192,6 +198,7 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
   const result = await runBench(settings, io);
   if (settings.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   else io.stdout.write(renderBenchResult(result, settings));
+  if (result.interrupted) return INTERRUPTED;
   return result.failed === 0 ? 0 : 1;
 }
 
@@ -224,6 +231,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
 
   const one = async (): Promise<void> => {
     const controller = new AbortController();
+    interruption.track(controller);
     const timer = setTimeout(() => {
       controller.abort(
         Object.assign(new Error(`no complete response within ${settings.timeout} ms`), {
@@ -250,6 +258,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     } finally {
       clearTimeout(timer);
     }
+    if (interruption.forget(controller)) return;
     const end = performance.now();
     lastEnd = Math.max(lastEnd, end);
     latency.add(end - start);
@@ -260,12 +269,20 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     }
   };
 
+  // Ctrl-C: nothing new starts; requests in flight are abandoned and left out of the report.
+  const interruption = new Interruption(io, () =>
+    progress.log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)'),
+  );
   progress.start();
   try {
     const workers = Array.from(
       { length: Math.min(settings.concurrency, settings.requests) },
       async () => {
-        while (started < settings.requests && performance.now() < deadline) {
+        while (
+          !interruption.stopped &&
+          started < settings.requests &&
+          performance.now() < deadline
+        ) {
           started++;
           await one();
         }
@@ -273,6 +290,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     );
     await Promise.all(workers);
   } finally {
+    interruption.close();
     progress.stop();
   }
   const stats = pool.stats();
@@ -292,6 +310,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     errors: errors.toJSON(),
     connectionsOpened: stats.created,
     requestsSent: stats.requests,
+    interrupted: interruption.stopped,
   };
 }
 
@@ -313,6 +332,8 @@ export function renderBenchResult(result: BenchResult, settings: BenchSettings):
   ]);
   out += `\n${result.requests} requests in ${formatMs(result.durationMs)}: ${formatRate(result.requestsPerSecond)} req/s, ${formatBytes(result.bytesPerSecond)}/s (${formatBytes(result.bytes)} read)\n`;
   out += `connections opened: ${result.connectionsOpened}\n`;
+  if (result.interrupted)
+    out += 'interrupted (Ctrl-C): the figures cover the requests finished before it\n';
   const statuses = Object.entries(result.statusCodes);
   if (statuses.length > 0) out += `statuses: ${statuses.map(([s, n]) => `${s} ${n}`).join(', ')}\n`;
   const errors = Object.entries(result.errors);

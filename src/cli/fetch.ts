@@ -19,7 +19,7 @@ import {
 } from './args.js';
 import { FileNamer } from './filenames.js';
 import { formatBytes, formatMs, formatPercent, formatRate, table } from './format.js';
-import type { Io } from './io.js';
+import { INTERRUPTED, Interruption, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
   ErrorCounts,
@@ -60,7 +60,11 @@ ERR_SOCKET, ERR_CONNECT_TIMEOUT, ERR_TIMEOUT) or a status of 400 or more (counte
 HTTP_<status>, e.g. HTTP_404). Redirects are not followed: a 3xx counts as a success.
 A failure is reported on standard error and never stops the other URLs.
 
-Exit status: 0 when every URL succeeded, 1 when any failed, 2 for a usage error.
+Ctrl-C stops: requests in flight are abandoned (and not counted), and the summary of
+the URLs fetched so far is printed. A second Ctrl-C quits at once.
+
+Exit status: 0 when every URL succeeded, 1 when any failed, 2 for a usage error,
+130 when interrupted.
 `;
 
 const OPTIONS: OptionSpec = {
@@ -129,6 +133,8 @@ export interface FetchSummary extends FetchTotals {
   failures: { url: string; code: string; message: string }[];
   /** Files written under `--output` (names relative to it). */
   saved: number;
+  /** True when Ctrl-C stopped the run: the figures cover the URLs fetched before it. */
+  interrupted: boolean;
 }
 
 class Tally {
@@ -237,7 +243,8 @@ export async function fetchCommand(argv: readonly string[], io: Io): Promise<num
   }
   const summary = await runFetch(settings, io);
   if (settings.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-  else io.stdout.write(renderFetchSummary(summary));
+  else io.stdout.write(renderFetchSummary(summary, settings.urls.length));
+  if (summary.interrupted) return INTERRUPTED;
   return summary.failed === 0 ? 0 : 1;
 }
 
@@ -272,6 +279,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
       byOrigin.set(origin, tally);
     }
     const controller = new AbortController();
+    interruption.track(controller);
     const timer = setTimeout(() => {
       controller.abort(
         Object.assign(new Error(`no complete response within ${settings.timeout} ms`), {
@@ -314,6 +322,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     } finally {
       clearTimeout(timer);
     }
+    if (interruption.forget(controller)) return;
     const end = performance.now();
     tally.record(start, end, bytes, code);
     all.record(start, end, bytes, code);
@@ -323,12 +332,16 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     }
   };
 
+  // Ctrl-C: nothing new starts; requests in flight are abandoned and left out of the report.
+  const interruption = new Interruption(io, () =>
+    progress.log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)'),
+  );
   progress.start();
   try {
     const workers = Array.from(
       { length: Math.min(settings.concurrency, settings.urls.length) },
       async () => {
-        while (next < settings.urls.length) {
+        while (!interruption.stopped && next < settings.urls.length) {
           const url = settings.urls[next++]!;
           await fetchOne(url);
         }
@@ -336,6 +349,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     );
     await Promise.all(workers);
   } finally {
+    interruption.close();
     progress.stop();
   }
   const poolStats = agent.stats();
@@ -357,7 +371,13 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     sent += requests;
     perOrigin[origin] = tally.totals(created, requests);
   }
-  return { ...all.totals(connections, sent), perOrigin, failures, saved };
+  return {
+    ...all.totals(connections, sent),
+    perOrigin,
+    failures,
+    saved,
+    interrupted: interruption.stopped,
+  };
 }
 
 function sameOrigin(poolOrigin: string, origin: string): boolean {
@@ -368,8 +388,11 @@ function sameOrigin(poolOrigin: string, origin: string): boolean {
   }
 }
 
-/** The plain-text report of a fetch run: a table per origin, a total line, errors by code. */
-export function renderFetchSummary(summary: FetchSummary): string {
+/**
+ * The plain-text report of a fetch run: a table per origin, a total line, errors by code.
+ * `total` is how many URLs the run was given (said when it was interrupted).
+ */
+export function renderFetchSummary(summary: FetchSummary, total = summary.requests): string {
   const row = (name: string, t: FetchTotals): string[] => [
     name,
     String(t.requests),
@@ -390,6 +413,7 @@ export function renderFetchSummary(summary: FetchSummary): string {
   let out = `\n${table(rows)}`;
   out += `\n${summary.requests} URLs in ${formatMs(summary.durationMs)}: ${summary.succeeded} ok, ${summary.failed} failed`;
   if (summary.saved > 0) out += `, ${summary.saved} saved`;
+  if (summary.interrupted) out += `; interrupted (Ctrl-C) after ${summary.requests} of ${total}`;
   out += '\n';
   const errors = Object.entries(summary.errors);
   if (errors.length > 0) {

@@ -25,12 +25,27 @@ interface Run {
   stderr: string;
 }
 
-/** Runs the CLI with `args`, optionally writing `stdin`, killed after `timeoutMs`. */
-function cli(args: string[], options: { stdin?: string; timeoutMs?: number } = {}): Promise<Run> {
+/**
+ * Runs the CLI with `args`, optionally writing `stdin`, killed after `timeoutMs`. `interrupt`
+ * is polled every 20 ms; the first time it holds, the process gets a SIGINT (Ctrl-C).
+ */
+function cli(
+  args: string[],
+  options: { stdin?: string; timeoutMs?: number; interrupt?: () => boolean } = {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    const { interrupt } = options;
+    const poll =
+      interrupt === undefined
+        ? undefined
+        : setInterval(() => {
+            if (!interrupt()) return;
+            clearInterval(poll);
+            child.kill('SIGINT');
+          }, 20);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -46,6 +61,7 @@ function cli(args: string[], options: { stdin?: string; timeoutMs?: number } = {
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      clearInterval(poll);
       resolve({ code, stdout, stderr });
     });
     child.stdin.on('error', () => {});
@@ -390,6 +406,46 @@ describe('httpool CLI', () => {
     assert.equal(out.requests, server.requests);
     assert.ok(out.durationMs < 2000, `${out.durationMs}`);
     assert.ok(Date.now() - started < 5000);
+  });
+
+  test('Ctrl-C stops bench early: the figures so far, in-flight requests left out, exit 130', async () => {
+    const server = await fresh();
+    const run = await cli(
+      ['bench', `${server.origin}/d`, '--duration', '30', '-c', '4', '--json'],
+      { interrupt: () => server.requests >= 200 },
+    );
+    assert.equal(run.code, 130, run.stderr);
+    const out = json<BenchResult>(run);
+    assert.equal(out.interrupted, true);
+    assert.ok(out.requests >= 200 - 4, `${out.requests} requests`);
+    // Abandoned requests are not counted: at most the 4 in flight went unreported.
+    assert.ok(server.requests - out.requests <= 4, `${server.requests} vs ${out.requests}`);
+    assert.ok(out.durationMs < 10_000);
+    assert.match(run.stderr, /interrupted/);
+  });
+
+  test('Ctrl-C stops fetch: finished URLs reported, hung ones abandoned, exit 130', async () => {
+    const server = await fresh();
+    const urls = [
+      ...Array.from({ length: 5 }, (_, i) => `${server.origin}/fast/${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `${server.origin}/slow/${i}`),
+    ];
+    const text = await cli(['fetch', ...urls, '-c', '2'], {
+      interrupt: () => server.requests >= 7, // the 5 fast ones, and two that never answer
+    });
+    assert.equal(text.code, 130, text.stderr);
+    assert.match(text.stdout, /5 URLs in .*: 5 ok, 0 failed; interrupted \(Ctrl-C\) after 5 of 15/);
+    const again = await fresh();
+    const run = await cli(
+      ['fetch', ...urls.map((u) => u.replace(server.origin, again.origin)), '-c', '2', '--json'],
+      { interrupt: () => again.requests >= 7 },
+    );
+    assert.equal(run.code, 130, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.interrupted, true);
+    assert.equal(out.requests, 5);
+    assert.equal(out.succeeded, 5);
+    assert.deepEqual(out.failures, []);
   });
 
   test('demo: the pooled crawl opens far fewer connections than the other', async () => {
