@@ -100,7 +100,7 @@ export interface PoolStats {
   acquireTimeouts: number;
   /** Requests sent on a connection that had carried one before, ever (`requests - reused` went on new ones). */
   reused: number;
-  /** Leases reported by leak detection, ever. */
+  /** Leaks reported, ever: leases held too long or collected unreleased, response bodies collected unread. */
   leaks: number;
   /** ms callers waited for a connection (acquire to lend). */
   waitTime: DurationSummary;

@@ -13,11 +13,12 @@ export interface LeaseOwner<S> {
 }
 
 /**
- * Each response keeps the lease it came from reachable: `(await pool.acquire()).request(...)`
+ * Each response body keeps the lease it came from reachable: `(await pool.acquire()).request(...)`
  * drops the lease at once, and the leak detector must not close the connection under a body
- * that is still being read.
+ * that is still being read. Keyed by the body, not the response: a caller may keep only the
+ * body, and once a reader starts, the connection keeps the body (so the lease) reachable.
  */
-const leaseOfResponse = new WeakMap<HttpResponse, object>();
+const leaseOfBody = new WeakMap<object, object>();
 
 /**
  * A connection lent by a {@link ConnectionPool}: one request at a time, and it goes home on
@@ -52,7 +53,7 @@ export class PooledConnection<S = unknown> implements AsyncDisposable {
       return Promise.reject(new InvalidStateError('this connection was already released'));
     }
     return this.#owner.send(this.#slot, options).then((response) => {
-      leaseOfResponse.set(response, this);
+      leaseOfBody.set(response.body, this);
       return response;
     });
   }

@@ -1,8 +1,8 @@
 import { BodyUsedError } from '../errors.js';
 
 /**
- * What a {@link ResponseBody} needs from whoever feeds it (the connection): flow control,
- * and a way to say the reader has given up.
+ * What a response body needs from whoever feeds it (the connection): flow control, and a way
+ * to say the reader has given up.
  */
 export interface BodySource {
   /** Stop reading from the socket: the reader is behind. */
@@ -39,6 +39,11 @@ type Waiter = {
  * this, never the ResponseBody, so a body its caller dropped can be garbage-collected.
  */
 export class BodyQueue {
+  /**
+   * The ResponseBody a reader started on: from then on whoever feeds this queue keeps it (and
+   * what hangs on it, such as a lease) reachable, even if the caller holds only a pending read.
+   */
+  reader: ResponseBody | undefined;
   #source: BodySource;
   #queue: Uint8Array[] = [];
   #queueHead = 0;
@@ -362,32 +367,32 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
    * as one chunk; else undefined, and nothing is claimed.
    */
   takeWhole(): Uint8Array | undefined {
-    return this.#queue.takeWhole();
+    return this.#read().takeWhole();
   }
 
   /** Streams the body. Breaking out of the loop early gives the rest up (see {@link dump}). */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
-    return this.#queue[Symbol.asyncIterator]();
+    return this.#read()[Symbol.asyncIterator]();
   }
 
   /** Reads the whole body into one buffer. */
   bytes(): Promise<Uint8Array> {
-    return this.#queue.bytes();
+    return this.#read().bytes();
   }
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    return this.#queue.text();
+    return this.#read().text();
   }
 
   /** Reads the whole body and parses it as JSON. */
   json(): Promise<unknown> {
-    return this.#queue.json();
+    return this.#read().json();
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
-    return this.#queue.arrayBuffer();
+    return this.#read().arrayBuffer();
   }
 
   /**
@@ -395,7 +400,13 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
    * reused, or closes it. Resolves once the exchange is over either way; never rejects.
    */
   dump(): Promise<void> {
-    return this.#queue.dump();
+    return this.#read().dump();
+  }
+
+  /** A reader starts: the queue keeps this object reachable while the connection feeds it. */
+  #read(): BodyQueue {
+    this.#queue.reader = this;
+    return this.#queue;
   }
 }
 

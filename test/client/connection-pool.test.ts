@@ -610,6 +610,37 @@ describe('bodies, backpressure and leases', () => {
     });
   });
 
+  test('a lease stays alive while only its response body, or a read of it, is kept', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+      setTimeout(() => socket.write('world'), 120);
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 3 });
+    try {
+      // Lease and response dropped at once; only the body, an iterator, or a pending read kept.
+      const body = (await (await pool.acquire()).request({})).body;
+      const iterator = (await (await pool.acquire()).request({})).body[Symbol.asyncIterator]();
+      const reading = (await (await pool.acquire()).request({})).text();
+      for (let i = 0; i < 6; i++) {
+        gc();
+        await sleep(10);
+      }
+      assert.equal(await body.text(), 'helloworld');
+      let streamed = '';
+      for (let r = await iterator.next(); r.done !== true; r = await iterator.next()) {
+        streamed += Buffer.from(r.value).toString();
+      }
+      assert.equal(streamed, 'helloworld');
+      assert.equal(await reading, 'helloworld');
+      assert.equal(pool.stats().leaks, 0);
+    } finally {
+      await pool.destroy();
+      await server.close();
+    }
+  });
+
   test('connectTimeout 0 is refused: it would fail every connection', () => {
     assert.throws(() => new ConnectionPool(server0, { connectTimeout: 0 }), InvalidArgumentError);
   });
