@@ -20,8 +20,9 @@ export interface ConnectOptions {
   /**
    * A forward proxy to go through. `https:` origins: a CONNECT tunnel (RFC 9110 §9.3.6), then
    * TLS with the origin inside it, so the proxy sees neither requests nor Proxy-Authorization
-   * after the CONNECT. `http:` origins: a plain connection to the proxy; the caller sends each
-   * request in absolute form (RFC 9112 §3.2.2) with Proxy-Authorization.
+   * after the CONNECT. `http:` origins: a connection to the proxy; the caller sends each
+   * request in absolute form (RFC 9112 §3.2.2) with Proxy-Authorization. An `https:` proxy is
+   * reached over TLS either way (TLS inside TLS for an `https:` origin).
    */
   proxy?: ProxyConfig | undefined;
 }
@@ -37,15 +38,18 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
   const { signal, proxy } = options;
   if (signal?.aborted) throw abortReason(signal);
   if (proxy === undefined) return handshake(origin, options, undefined, options.connectTimeout);
+  // TLS to an https: proxy is verified with the same settings, but it is not the origin: its
+  // own host name is the SNI, and the origin's TLS sessions are not offered to it.
+  const toProxy: ConnectOptions = {
+    connectTimeout: options.connectTimeout,
+    signal,
+    tls: withoutServername(options.tls),
+  };
   if (origin.protocol === 'http:') {
-    return handshake(proxy.origin, options, undefined, options.connectTimeout, 'proxy ');
+    return handshake(proxy.origin, toProxy, undefined, options.connectTimeout, 'proxy ');
   }
   const started = performance.now();
-  const tunnel = await openTunnel(
-    proxy,
-    { hostname: origin.hostname, port: origin.port },
-    { connectTimeout: options.connectTimeout, signal },
-  );
+  const tunnel = await openTunnel(proxy, { hostname: origin.hostname, port: origin.port }, toProxy);
   // One budget for TCP, CONNECT and TLS together, as without a proxy.
   const left = options.connectTimeout - (performance.now() - started);
   if (left <= 0 || signal?.aborted) {
@@ -53,6 +57,13 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     throw signal?.aborted ? abortReason(signal) : new ConnectTimeoutError(options.connectTimeout);
   }
   return handshake(origin, options, tunnel, left);
+}
+
+/** `tls` without a `servername`, which names the origin, not a proxy. */
+function withoutServername(tls: ConnectionOptions | undefined): ConnectionOptions | undefined {
+  if (tls?.servername === undefined) return tls;
+  const { servername: _, ...rest } = tls;
+  return rest;
 }
 
 /**

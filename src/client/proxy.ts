@@ -9,6 +9,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { BlockList, isIP, connect as netConnect, type Socket } from 'node:net';
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import {
   abortReason,
   ConnectTimeoutError,
@@ -24,7 +25,7 @@ import { type Origin, parseOrigin } from './origin.js';
 
 /** A parsed proxy: where to connect and what to tell it. */
 export interface ProxyConfig {
-  /** The proxy's own origin; always `http:` for now (TLS to the proxy is not supported yet). */
+  /** The proxy's own origin: `http:`, or `https:` for TLS to the proxy itself. */
   readonly origin: Origin;
   /**
    * `Basic base64(user:pass)` from the URL's percent-decoded credentials, for the
@@ -75,9 +76,10 @@ function decodeCredential(raw: string, what: string): string {
 /**
  * Parses a proxy URL such as `http://user:p%40ss@proxy.internal:3128`.
  *
- * Only `http:` proxies are accepted for now: an `https:` proxy (TLS to the proxy itself, then
- * possibly TLS again inside the tunnel) is refused with InvalidArgumentError, as are SOCKS and
- * every other scheme. A missing port means 80, as the URL standard says (curl assumes 1080).
+ * `http:` and `https:` proxies are accepted (with `https:`, the connection to the proxy is TLS,
+ * verified like any other, and a tunnel to an `https:` origin carries TLS inside TLS); SOCKS and
+ * every other scheme are refused with InvalidArgumentError. A missing port means 80 (443 for
+ * `https:`), as the URL standard says (curl assumes 1080).
  * Credentials are percent-decoded and turned into a Basic `Proxy-Authorization` value
  * (RFC 7617); a user name containing `:` is refused, since Basic could not carry it.
  *
@@ -89,15 +91,12 @@ export function parseProxy(url: string | URL): ProxyConfig {
   try {
     parsed = typeof url === 'string' ? new URL(url) : new URL(url.href);
   } catch {
-    throw new InvalidArgumentError('proxy must be an absolute http: URL');
+    throw new InvalidArgumentError('proxy must be an absolute http: or https: URL');
   }
-  if (parsed.protocol === 'https:') {
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     throw new InvalidArgumentError(
-      'https: proxies (TLS to the proxy) are not supported yet; use an http: proxy URL',
+      `unsupported proxy protocol ${parsed.protocol} (http: and https: only)`,
     );
-  }
-  if (parsed.protocol !== 'http:') {
-    throw new InvalidArgumentError(`unsupported proxy protocol ${parsed.protocol} (http: only)`);
   }
   if (
     (parsed.pathname !== '/' && parsed.pathname !== '') ||
@@ -109,7 +108,7 @@ export function parseProxy(url: string | URL): ProxyConfig {
   if (parsed.hostname === '') throw new InvalidArgumentError('proxy URL has no host');
   // Rebuilt from scheme and host alone: parseOrigin refuses credentials, and they must not
   // reach the origin (which ends up in pool keys, stats and error messages) anyway.
-  const origin = parseOrigin(`http://${parsed.host}`);
+  const origin = parseOrigin(`${parsed.protocol}//${parsed.host}`);
   if (parsed.username === '' && parsed.password === '') {
     return { origin, key: origin.origin };
   }
@@ -304,6 +303,8 @@ export interface TunnelOptions {
   signal?: AbortSignal | undefined;
   /** Extra header fields for the CONNECT request (a `User-Agent`, say). */
   headers?: Record<string, string> | undefined;
+  /** TLS settings for an `https:` proxy (ca, rejectUnauthorized, ...); its host name is the SNI. */
+  tls?: ConnectionOptions | undefined;
 }
 
 /** Upper bound of the proxy's response head, status line to blank line. */
@@ -374,8 +375,9 @@ function parseStatus(head: string): { status: number; reason: string } {
 
 /**
  * Opens a CONNECT tunnel (RFC 9110 §9.3.6) through `proxy` to `target` and resolves with the
- * raw socket once the proxy answered 2xx: the bytes that follow are the target's, ready for a
- * TLS handshake on top (`tls.connect({ socket })`) or anything else.
+ * socket once the proxy answered 2xx (a TLS socket to an `https:` proxy, verified with
+ * `options.tls`): the bytes that follow are the target's, ready for a TLS handshake on top
+ * (`tls.connect({ socket })`) or anything else.
  *
  * Sends `CONNECT host:port HTTP/1.1` with `Host: host:port`, the proxy's `Proxy-Authorization`
  * when it has credentials, and `options.headers`. The answer is read by a small parser of its
@@ -408,14 +410,25 @@ export function openTunnel(
   }
   const where = `proxy ${proxy.origin.origin}`;
   return new Promise<Socket>((resolve, reject) => {
-    const socket = netConnect({ host: proxy.origin.hostname, port: proxy.origin.port });
+    const { hostname, port } = proxy.origin;
+    const secure = proxy.origin.protocol === 'https:';
+    const socket = secure
+      ? tlsConnect({
+          ...options.tls,
+          host: hostname,
+          port,
+          // SNI must not carry an IP address (RFC 6066 §3).
+          servername: isIP(hostname) !== 0 ? '' : hostname,
+        })
+      : netConnect({ host: hostname, port });
+    const connectEvent = secure ? 'secureConnect' : 'connect';
     let buffered: Buffer = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
       if (timer !== undefined) clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
-      socket.off('connect', onConnect);
+      socket.off(connectEvent, onConnect);
       socket.off('readable', onReadable);
       socket.off('end', onEnd);
       socket.off('close', onEnd);
@@ -478,7 +491,7 @@ export function openTunnel(
       }
     };
     socket.once('error', onError);
-    socket.once('connect', onConnect);
+    socket.once(connectEvent, onConnect);
     socket.on('readable', onReadable);
     socket.once('end', onEnd);
     socket.once('close', onEnd);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { ConnectionPool } from '../../src/client/connection-pool.js';
 import { ProxyError, parseProxy } from '../../src/client/proxy.js';
-import { Agent } from '../../src/index.js';
+import { Agent, SocketError } from '../../src/index.js';
 import { startProxyServer } from '../helpers/proxy-server.js';
 import { startHttpServer } from '../helpers/servers.js';
 import { makeCertificates, startTlsServer } from '../helpers/tls.js';
@@ -78,6 +78,78 @@ describe('ConnectionPool through a forward proxy', async () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('ConnectionPool through an https: proxy (TLS to the proxy)', async () => {
+  const origin = await startHttpServer((req, res) => {
+    const body = JSON.stringify({ url: req.url, pa: req.headers['proxy-authorization'] ?? null });
+    res.writeHead(200, { 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+  const certs = makeCertificates();
+  const proxy = await startProxyServer({
+    requireAuthorization: auth,
+    tls: { key: certs.key, cert: certs.cert },
+  });
+  const tlsServer = await startTlsServer(certs);
+  after(async () => {
+    await Promise.all([origin.close(), proxy.close(), tlsServer.close()]);
+  });
+  const proxyUrl = `https://alice:hunter2@localhost:${proxy.port}`;
+
+  test('http: origin: absolute-form requests over TLS to the proxy, connection reused', async () => {
+    const pool = new ConnectionPool(origin.origin, { proxy: proxyUrl, tls: { ca: certs.ca } });
+    try {
+      for (const path of ['/a', '/b']) {
+        const res = await pool.request({ path });
+        assert.deepEqual(await res.json(), { url: path, pa: null });
+        assert.equal(proxy.requests.at(-1)?.url, `http://127.0.0.1:${origin.port}${path}`);
+        assert.equal(proxy.requests.at(-1)?.proxyAuthorization, auth);
+      }
+      assert.equal(pool.stats().created, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('https: origin: a CONNECT tunnel inside TLS, TLS with the origin inside it', async () => {
+    const handshakes = tlsServer.handshakes.length;
+    const pool = new ConnectionPool(`https://localhost:${tlsServer.port}`, {
+      proxy: proxyUrl,
+      tls: { ca: certs.ca },
+    });
+    try {
+      const before = proxy.requests.length;
+      for (const path of ['/one', '/two']) {
+        assert.equal(await (await pool.request({ path })).text(), path);
+      }
+      assert.deepEqual(
+        proxy.requests.slice(before).map((r) => [r.method, r.url, r.proxyAuthorization]),
+        [['CONNECT', `localhost:${tlsServer.port}`, auth]],
+      );
+      assert.equal(tlsServer.handshakes.length, handshakes + 1);
+      assert.equal(pool.stats().created, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a proxy certificate the client does not trust fails the connect; nothing reaches it', async () => {
+    const before = proxy.requests.length;
+    for (const target of [origin.origin, `https://localhost:${tlsServer.port}`]) {
+      const pool = new ConnectionPool(target, { proxy: proxyUrl, connectTimeout: 2000 });
+      try {
+        await assert.rejects(pool.request({ path: '/' }), (error: unknown) => {
+          assert.ok(error instanceof SocketError, String(error));
+          assert.match(error.message, /certificate/i);
+          return true;
+        });
+      } finally {
+        await pool.close();
+      }
+    }
+    assert.equal(proxy.requests.length, before);
   });
 });
 

@@ -99,8 +99,14 @@ describe('parseProxy', () => {
     assert.equal('authorization' in plain, false);
   });
 
-  test('default port 80 and IPv6 hosts', () => {
+  test('default port 80 (443 for https:) and IPv6 hosts', () => {
     assert.equal(parseProxy('http://proxy.test').origin.port, 80);
+    const secure = parseProxy('https://alice:hunter2@proxy.test');
+    assert.equal(secure.origin.protocol, 'https:');
+    assert.equal(secure.origin.port, 443);
+    assert.equal(secure.authorization, basic('alice:hunter2'));
+    assert.ok(secure.key.startsWith('https://proxy.test#'), secure.key);
+    assert.notEqual(secure.key, parseProxy('http://alice:hunter2@proxy.test:443').key);
     const v6 = parseProxy('http://[::1]:3128');
     assert.equal(v6.origin.hostname, '::1');
     assert.equal(v6.origin.port, 3128);
@@ -123,7 +129,6 @@ describe('parseProxy', () => {
 
   for (const [name, input] of [
     ['not a URL', 'user:s3cr3tpass@ not a url'],
-    ['https: proxy (not supported yet)', 'https://user:s3cr3tpass@proxy.test'],
     ['socks5: proxy', 'socks5://user:s3cr3tpass@proxy.test:1080'],
     ['a path', 'http://user:s3cr3tpass@proxy.test/some/path'],
     ['a query', 'http://user:s3cr3tpass@proxy.test/?q=1'],
@@ -326,7 +331,8 @@ describe('proxyForUrl', () => {
 
   test('an unusable variable fails loudly, naming the variable but not its value', () => {
     assert.throws(
-      () => proxyForUrl(new URL('https://a.test/'), { HTTPS_PROXY: 'https://u:s3cr3tpass@p.test' }),
+      () =>
+        proxyForUrl(new URL('https://a.test/'), { HTTPS_PROXY: 'socks5://u:s3cr3tpass@p.test' }),
       (error: unknown) => {
         assert.ok(error instanceof InvalidArgumentError);
         assert.match(error.message, /https_proxy/);

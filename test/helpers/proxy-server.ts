@@ -6,6 +6,7 @@
  * credentials (407) or to refuse every CONNECT with a given status.
  */
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 
 /** One request the proxy received. */
@@ -25,11 +26,13 @@ export interface ProxyServerOptions {
   requireAuthorization?: string;
   /** When set, every CONNECT is answered with this status (e.g. 403) and closed. */
   refuseConnect?: number;
+  /** When set, an `https:` proxy: clients reach it over TLS with this key and certificate. */
+  tls?: { key: string; cert: string };
 }
 
 /** A running test proxy. */
 export interface TestProxy {
-  /** `http://127.0.0.1:PORT` */
+  /** `http://127.0.0.1:PORT` (`https://localhost:PORT` with `tls`) */
   readonly url: string;
   readonly port: number;
   /** Every request seen, CONNECT included, in order. */
@@ -76,7 +79,7 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
     options.requireAuthorization === undefined ||
     req.headers['proxy-authorization'] === options.requireAuthorization;
 
-  const server = createServer((req, res) => {
+  const handle = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
     record(req, state.requests);
     if (!authorized(req)) {
       res.writeHead(407, { 'proxy-authenticate': 'Basic realm="test"', 'content-length': '0' });
@@ -117,7 +120,9 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
       res.end();
     });
     req.pipe(upstream);
-  });
+  };
+  const server =
+    options.tls === undefined ? createServer(handle) : createHttpsServer(options.tls, handle);
   server.on('connection', track);
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     record(req, state.requests);
@@ -149,6 +154,7 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  Object.assign(state, { url: `http://127.0.0.1:${port}`, port });
+  const url = options.tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
+  Object.assign(state, { url, port });
   return state;
 }
