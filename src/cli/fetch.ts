@@ -48,6 +48,9 @@ Options:
   -r, --retry N            retry a URL up to N times after a connection error or a
                            408/429/500/502/503/504 (GET and other idempotent methods;
                            default 0)
+  -L, --follow             follow redirects (up to 20; credentials are not carried
+                           to another origin); the final response is what counts,
+                           under the origin of the URL given
   -o, --output DIR         save the bodies of successful responses in DIR, under names
                            derived from the URL (host_port_path_query-HASH.ext: letters,
                            digits, '.', '_' and '-' only; never a path)
@@ -57,7 +60,8 @@ Options:
 A URL succeeds when its response arrived with a status below 400 and its body was
 read to the end. It fails on a transport error (counted by error code, e.g.
 ERR_SOCKET, ERR_CONNECT_TIMEOUT, ERR_TIMEOUT) or a status of 400 or more (counted as
-HTTP_<status>, e.g. HTTP_404). Redirects are not followed: a 3xx counts as a success.
+HTTP_<status>, e.g. HTTP_404). Without --follow a 3xx counts as a success; with it,
+a redirect loop or a 21st redirect fails as ERR_REDIRECT.
 A failure is reported on standard error and never stops the other URLs.
 
 Ctrl-C stops: requests in flight are abandoned (and not counted), and the summary of
@@ -75,6 +79,7 @@ const OPTIONS: OptionSpec = {
   retry: { type: 'string', short: 'r' },
   output: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
+  follow: { type: 'boolean', short: 'L' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -97,6 +102,8 @@ export interface FetchSettings {
   output: string | undefined;
   /** Print JSON instead of tables. */
   json: boolean;
+  /** Follow redirects. */
+  follow: boolean;
 }
 
 /** Numbers for one origin (or for the whole run) in the JSON summary. */
@@ -221,6 +228,7 @@ export async function parseFetchArgs(
     retry,
     output,
     json: flagOption(values, 'json'),
+    follow: flagOption(values, 'follow'),
   };
 }
 
@@ -293,7 +301,10 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     let message = '';
     let file: string | undefined;
     try {
-      const response: HttpResponse = await agent.request(url, { signal: controller.signal });
+      const response: HttpResponse = await agent.request(url, {
+        signal: controller.signal,
+        redirect: settings.follow ? 'follow' : 'manual',
+      });
       const counted = async function* (): AsyncGenerator<Uint8Array> {
         for await (const chunk of response.body) {
           bytes += chunk.byteLength;

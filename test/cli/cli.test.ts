@@ -77,12 +77,20 @@ function json<T>(run: Run): T {
   }
 }
 
-/** Body of `/size/N` is N bytes; `/status/N` answers status N; `/slow` never answers. */
+/**
+ * Body of `/size/N` is N bytes; `/status/N` answers status N; `/slow` never answers;
+ * `/redirect/REST` answers 302 to `/REST`.
+ */
 function handler(
   req: import('node:http').IncomingMessage,
   res: import('node:http').ServerResponse,
 ) {
   const url = req.url ?? '/';
+  if (url.startsWith('/redirect/')) {
+    res.writeHead(302, { location: url.slice('/redirect'.length), 'content-length': 0 });
+    res.end();
+    return;
+  }
   const size = /^\/size\/(\d+)/.exec(url);
   const status = /^\/status\/(\d+)/.exec(url);
   if (url.startsWith('/slow')) return; // never answers
@@ -260,6 +268,23 @@ describe('httpool CLI', () => {
     assert.equal(out.succeeded, 1);
     assert.equal(flaky.requests, 2);
     assert.equal(out.perOrigin[flaky.origin]?.requestsSent, 2);
+  });
+
+  test('fetch --follow follows redirects; without it a 3xx counts as it is', async () => {
+    const server = await fresh();
+    const url = `${server.origin}/redirect/redirect/size/7`;
+    const plain = json<FetchSummary>(await cli(['fetch', url, '--json']));
+    assert.equal(plain.succeeded, 1);
+    assert.equal(plain.bytes, 0);
+    const run = await cli(['fetch', url, '--follow', '--json']);
+    assert.equal(run.code, 0, run.stderr);
+    const followed = json<FetchSummary>(run);
+    assert.equal(followed.succeeded, 1);
+    assert.equal(followed.bytes, 7);
+    assert.equal(server.requests, 1 + 3);
+    const loop = await cli(['fetch', `${server.origin}/redirect${'/redirect'.repeat(25)}/x`, '-L']);
+    assert.equal(loop.code, 1);
+    assert.match(loop.stdout, /ERR_REDIRECT 1/);
   });
 
   test('fetch --input - reads URLs from stdin (blank lines and comments skipped)', async () => {
