@@ -9,6 +9,7 @@ export type { AgentOptions, AgentRequestOptions, AgentStats } from './client/age
 export { Agent } from './client/agent.js';
 export type {
   AcquireOptions,
+  CloseOptions,
   PoolOptions,
   PoolStats,
   RequestOptions,

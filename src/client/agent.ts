@@ -3,10 +3,14 @@ import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js
 import type { HttpResponse } from '../http1/response.js';
 import { Semaphore } from '../pool/semaphore.js';
 import {
+  type CloseOptions,
   ConnectionPool,
+  checkCloseTimeout,
   checkPoolOptions,
+  closeTimedOut,
   type PoolOptions,
   type RequestOptions,
+  withDeadline,
 } from './connection-pool.js';
 import { fetchThrough } from './fetch.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
@@ -404,13 +408,27 @@ export class Agent implements AsyncDisposable {
     }
   }
 
-  /** Closes every pool gracefully (see {@link ConnectionPool.close}); later requests fail with PoolClosedError. */
-  async close(): Promise<void> {
+  /**
+   * Closes every pool gracefully (see {@link ConnectionPool.close}); later requests fail with
+   * PoolClosedError. With `timeout`, connections still busy after that many ms are destroyed.
+   *
+   * @throws InvalidArgumentError (as a rejection) for a negative or non-number `timeout`
+   */
+  async close(options?: CloseOptions): Promise<void> {
+    const timeout = options?.timeout;
+    checkCloseTimeout(timeout);
     this.#closed = true;
     this.#stopSweeper();
     const pools = [...this.#pools.values()];
     this.#pools.clear();
-    await Promise.all([...pools.map((pool) => pool.close()), ...this.#closing]);
+    const closed = Promise.all([...pools.map((pool) => pool.close()), ...this.#closing]).then(
+      () => {},
+    );
+    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return closed;
+    await withDeadline(closed, timeout, async () => {
+      await Promise.all(pools.map((pool) => pool.destroy(closeTimedOut(timeout))));
+      await closed;
+    });
   }
 
   /** Closes every pool now, failing requests in progress. */

@@ -1,5 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidArgumentError, SocketError } from '../errors.js';
+import { InvalidArgumentError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
@@ -594,9 +594,22 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   /**
    * Graceful shutdown: waiting and later acquires fail with PoolClosedError, idle connections
    * close now, leased ones when they are released. Resolves when all are closed.
+   *
+   * With `timeout`, connections still busy after that many ms are destroyed (as by
+   * {@link destroy}), so the promise resolves by then whatever the callers do.
+   *
+   * @throws InvalidArgumentError (as a rejection) for a negative or non-number `timeout`
    */
-  close(): Promise<void> {
-    return this.#pool.close();
+  close(options?: CloseOptions): Promise<void> {
+    const timeout = options?.timeout;
+    try {
+      checkCloseTimeout(timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const closed = this.#pool.close();
+    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return closed;
+    return withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
   }
 
   /** Closes everything now, failing requests in progress. Resolves when all sockets are closed. */
@@ -608,6 +621,43 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** Options of a graceful `close()`. */
+export interface CloseOptions {
+  /**
+   * Most ms to wait for busy connections to come back; then they are destroyed, failing what
+   * is still in progress. Default: wait as long as it takes.
+   */
+  timeout?: number | undefined;
+}
+
+/** @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity */
+export function checkCloseTimeout(timeout: unknown): void {
+  if (timeout === undefined) return;
+  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
+    throw new InvalidArgumentError('close timeout must be a non-negative number of ms');
+  }
+}
+
+/** Resolves with `closed`, calling `force()` first if it has not settled after `ms`. */
+export function withDeadline(
+  closed: Promise<void>,
+  ms: number,
+  force: () => Promise<void>,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      void force().then(resolve, resolve);
+    }, ms);
+  });
+  return Promise.race([closed, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The reason busy connections are destroyed with when a close runs out of time. */
+export function closeTimedOut(ms: number): Error {
+  return new PoolClosedError(`close() ran out of time after ${ms} ms; busy connections destroyed`);
 }
 
 /**

@@ -4,10 +4,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import {
   AcquireTimeoutError,
+  Agent,
   BodyUsedError,
   ConnectionPool,
   EmptyPoolError,
   InvalidArgumentError,
+  isHttpoolError,
   PoolClosedError,
   ResponseError,
   SocketError,
@@ -647,3 +649,91 @@ describe('bodies, backpressure and leases', () => {
 });
 
 const server0 = 'http://127.0.0.1:9';
+
+describe('close with a deadline', () => {
+  /** `promise`, or a failure after `ms`: a close that ignores its deadline fails, not hangs. */
+  const within = <T>(ms: number, promise: Promise<T>): Promise<T> =>
+    Promise.race([
+      promise,
+      sleep(ms).then((): never => {
+        throw new Error(`not settled within ${ms} ms`);
+      }),
+    ]);
+  /** `/slow` never answers; anything else gets `ok`. */
+  async function server() {
+    return startRawServer((socket, head) => {
+      if (!head.startsWith('GET /slow')) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      }
+    });
+  }
+
+  test('close({ timeout }) destroys what is still busy once the time is up', async () => {
+    const s = await server();
+    const pool = new ConnectionPool(s.origin, { maxSize: 2 });
+    try {
+      const lease = await pool.acquire();
+      const pending = pool.request({ path: '/slow' });
+      pending.catch(() => {});
+      await eventually(() => s.requests === 1, 2000, 'the slow request to arrive');
+      const started = Date.now();
+      await within(3000, pool.close({ timeout: 50 }));
+      const took = Date.now() - started;
+      assert.ok(took >= 40 && took < 2000, `close took ${took} ms`);
+      await assert.rejects(pending, (error: unknown) => isHttpoolError(error));
+      assert.equal(pool.stats().open, 0);
+      await eventually(() => s.open.size === 0, 2000, 'the server to see both closes');
+      lease.release(); // a late release of a destroyed lease is a no-op
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('close({ timeout }) resolves as soon as everything came back in time', async () => {
+    const s = await server();
+    const pool = new ConnectionPool(s.origin);
+    try {
+      const lease = await pool.acquire();
+      setTimeout(() => lease.release(), 20);
+      const started = Date.now();
+      await pool.close({ timeout: 10_000 });
+      assert.ok(Date.now() - started < 2000);
+      assert.equal(pool.stats().open, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('a bad timeout is refused and changes nothing', async () => {
+    const s = await server();
+    const pool = new ConnectionPool(s.origin);
+    try {
+      for (const timeout of [-1, Number.NaN, '10' as unknown as number]) {
+        await assert.rejects(pool.close({ timeout }), InvalidArgumentError);
+      }
+      assert.equal(await (await pool.request({})).text(), 'ok');
+      await pool.close({ timeout: Number.POSITIVE_INFINITY });
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('Agent.close({ timeout }) does the same across origins', async () => {
+    const [a, b] = [await server(), await server()];
+    const agent = new Agent();
+    try {
+      assert.equal(await (await agent.request(`${a.origin}/x`)).text(), 'ok');
+      const pending = agent.request(`${b.origin}/slow`);
+      pending.catch(() => {});
+      await eventually(() => b.requests === 1, 2000, 'the slow request to arrive');
+      await assert.rejects(agent.close({ timeout: -5 }), InvalidArgumentError);
+      const started = Date.now();
+      await within(3000, agent.close({ timeout: 50 }));
+      assert.ok(Date.now() - started < 2000);
+      await assert.rejects(pending, (error: unknown) => isHttpoolError(error));
+      await eventually(() => a.open.size + b.open.size === 0, 2000, 'every socket to close');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
