@@ -367,8 +367,6 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
   await agent.close();
 
   const perOrigin: Record<string, FetchTotals> = {};
-  let connections = 0;
-  let sent = 0;
   for (const [origin, tally] of byOrigin) {
     let created = 0;
     let requests = 0;
@@ -378,9 +376,14 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
         requests += stats.requests;
       }
     }
-    connections += created;
-    sent += requests;
     perOrigin[origin] = tally.totals(created, requests);
+  }
+  // The totals count every pool, those of origins reached only by a redirect included.
+  let connections = 0;
+  let sent = 0;
+  for (const stats of Object.values(poolStats)) {
+    connections += stats.created;
+    sent += stats.requests;
   }
   return {
     ...all.totals(connections, sent),

@@ -4,7 +4,7 @@
  * `httpool bench` load-tests one origin, `httpool demo` compares a pooled crawl with one that
  * opens a connection per request. Built only on the package's public API.
  *
- * Exit status: 0 success, 1 when a request failed, 2 for a usage error.
+ * Exit status: 0 success, 1 when a request failed, 2 for a usage error, 130 after Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -31,7 +31,8 @@ Options:
   -h, --help        show this help (or: httpool COMMAND --help)
   -V, --version     print the version
 
-Exit status: 0 when everything succeeded, 1 when a request failed, 2 for a usage error.
+Exit status: 0 when everything succeeded, 1 when a request failed, 2 for a usage error,
+130 when Ctrl-C stopped fetch or bench.
 `;
 
 const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<number>> = {

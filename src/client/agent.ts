@@ -91,7 +91,8 @@ export class Agent implements AsyncDisposable {
   readonly #emptySince = new Map<string, number>();
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
-  readonly #closing = new Set<Promise<void>>();
+  /** Pools closing (dropped when idle, or closed with the agent) until done: destroy() still reaches them. */
+  readonly #closing = new Map<ConnectionPool, Promise<void>>();
 
   /** @throws InvalidArgumentError for a bad option */
   constructor(options: AgentOptions = {}) {
@@ -376,9 +377,14 @@ export class Agent implements AsyncDisposable {
   #drop(key: string, pool: ConnectionPool): void {
     this.#pools.delete(key);
     this.#emptySince.delete(key);
+    this.#closePool(pool);
+  }
+
+  #closePool(pool: ConnectionPool): void {
+    if (this.#closing.has(pool)) return;
     const closing = pool.close();
-    this.#closing.add(closing);
-    void closing.finally(() => this.#closing.delete(closing));
+    this.#closing.set(pool, closing);
+    void closing.finally(() => this.#closing.delete(pool));
   }
 
   #armSweeper(): void {
@@ -419,25 +425,23 @@ export class Agent implements AsyncDisposable {
     checkCloseTimeout(timeout);
     this.#closed = true;
     this.#stopSweeper();
-    const pools = [...this.#pools.values()];
+    for (const pool of this.#pools.values()) this.#closePool(pool);
     this.#pools.clear();
-    const closed = Promise.all([...pools.map((pool) => pool.close()), ...this.#closing]).then(
-      () => {},
-    );
-    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return closed;
-    await withDeadline(closed, timeout, async () => {
-      await Promise.all(pools.map((pool) => pool.destroy(closeTimedOut(timeout))));
-      await closed;
-    });
+    const closed = Promise.all(this.#closing.values()).then(() => {});
+    if (timeout === undefined) return closed;
+    await withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
   }
 
-  /** Closes every pool now, failing requests in progress. */
+  /**
+   * Closes every pool now, failing requests in progress; pools still closing from an earlier
+   * {@link close} are destroyed too.
+   */
   async destroy(reason?: Error): Promise<void> {
     this.#closed = true;
     this.#stopSweeper();
-    const pools = [...this.#pools.values()];
+    const pools = [...this.#pools.values(), ...this.#closing.keys()];
     this.#pools.clear();
-    await Promise.all([...pools.map((pool) => pool.destroy(reason)), ...this.#closing]);
+    await Promise.all([...pools.map((pool) => pool.destroy(reason)), ...this.#closing.values()]);
   }
 
   #stopSweeper(): void {

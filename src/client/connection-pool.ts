@@ -608,7 +608,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       return Promise.reject(error);
     }
     const closed = this.#pool.close();
-    if (timeout === undefined || timeout === Number.POSITIVE_INFINITY) return closed;
+    if (timeout === undefined) return closed;
     return withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
   }
 
@@ -640,12 +640,19 @@ export function checkCloseTimeout(timeout: unknown): void {
   }
 }
 
-/** Resolves with `closed`, calling `force()` first if it has not settled after `ms`. */
+/** Longest delay a Node timer holds (~24.8 days); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Resolves with `closed`, calling `force()` first if it has not settled after `ms`. A deadline
+ * longer than a timer can hold (`Infinity` included) is no deadline.
+ */
 export function withDeadline(
   closed: Promise<void>,
   ms: number,
   force: () => Promise<void>,
 ): Promise<void> {
+  if (ms > MAX_TIMER_MS) return closed;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => {
     timer = setTimeout(() => {

@@ -38,12 +38,12 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
   const { signal, proxy } = options;
   if (signal?.aborted) throw abortReason(signal);
   if (proxy === undefined) return handshake(origin, options, undefined, options.connectTimeout);
-  // TLS to an https: proxy is verified with the same settings, but it is not the origin: its
-  // own host name is the SNI, and the origin's TLS sessions are not offered to it.
+  // TLS to an https: proxy trusts what the origin's does, but it is not the origin: its own
+  // host name is the SNI, and the origin's sessions and client certificate are not offered.
   const toProxy: ConnectOptions = {
     connectTimeout: options.connectTimeout,
     signal,
-    tls: withoutServername(options.tls),
+    tls: forProxy(options.tls),
   };
   if (origin.protocol === 'http:') {
     return handshake(proxy.origin, toProxy, undefined, options.connectTimeout, 'proxy ');
@@ -59,10 +59,23 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
   return handshake(origin, options, tunnel, left);
 }
 
-/** `tls` without a `servername`, which names the origin, not a proxy. */
-function withoutServername(tls: ConnectionOptions | undefined): ConnectionOptions | undefined {
-  if (tls?.servername === undefined) return tls;
-  const { servername: _, ...rest } = tls;
+/**
+ * The part of the origin's TLS settings that applies to an `https:` proxy: what to trust and
+ * how (ca, rejectUnauthorized, versions, ciphers). What identifies or authenticates the origin
+ * connection (its servername, identity check, session, client certificate) stays with it.
+ */
+function forProxy(tls: ConnectionOptions | undefined): ConnectionOptions | undefined {
+  if (tls === undefined) return undefined;
+  const {
+    servername: _servername,
+    checkServerIdentity: _checkServerIdentity,
+    session: _session,
+    cert: _cert,
+    key: _key,
+    pfx: _pfx,
+    passphrase: _passphrase,
+    ...rest
+  } = tls;
   return rest;
 }
 

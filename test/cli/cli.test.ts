@@ -442,6 +442,7 @@ describe('httpool CLI', () => {
     assert.equal(run.code, 130, run.stderr);
     const out = json<BenchResult>(run);
     assert.equal(out.interrupted, true);
+    assert.equal(out.failed, 0, JSON.stringify(out.errors));
     assert.ok(out.requests >= 200 - 4, `${out.requests} requests`);
     // Abandoned requests are not counted: at most the 4 in flight went unreported.
     assert.ok(server.requests - out.requests <= 4, `${server.requests} vs ${out.requests}`);

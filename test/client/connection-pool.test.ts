@@ -704,6 +704,21 @@ describe('close with a deadline', () => {
     }
   });
 
+  test('a timeout longer than a timer can hold means no deadline, not an instant one', async () => {
+    const s = await server();
+    const pool = new ConnectionPool(s.origin);
+    try {
+      const lease = await pool.acquire();
+      const closing = pool.close({ timeout: 30 * 86_400_000 });
+      await sleep(50);
+      assert.equal(pool.stats().leased, 1, 'the lease was destroyed at once');
+      lease.release();
+      await within(3000, closing);
+    } finally {
+      await s.close();
+    }
+  });
+
   test('a bad timeout is refused and changes nothing', async () => {
     const s = await server();
     const pool = new ConnectionPool(s.origin);
@@ -727,9 +742,14 @@ describe('close with a deadline', () => {
       pending.catch(() => {});
       await eventually(() => b.requests === 1, 2000, 'the slow request to arrive');
       await assert.rejects(agent.close({ timeout: -5 }), InvalidArgumentError);
+      assert.equal(await (await agent.request(`${a.origin}/still-open`)).text(), 'ok');
+      // A graceful close that would wait forever, then a bounded one: the second reaches the
+      // pools the first is closing.
+      const graceful = agent.close();
       const started = Date.now();
       await within(3000, agent.close({ timeout: 50 }));
       assert.ok(Date.now() - started < 2000);
+      await within(3000, graceful);
       await assert.rejects(pending, (error: unknown) => isHttpoolError(error));
       await eventually(() => a.open.size + b.open.size === 0, 2000, 'every socket to close');
     } finally {

@@ -135,6 +135,23 @@ describe('ConnectionPool through an https: proxy (TLS to the proxy)', async () =
     }
   });
 
+  test("the origin's servername and identity check are not applied to the proxy", async () => {
+    // Both would fail the proxy's certificate (issued for localhost and 127.0.0.1).
+    const pool = new ConnectionPool(origin.origin, {
+      proxy: proxyUrl,
+      tls: {
+        ca: certs.ca,
+        servername: 'origin.example',
+        checkServerIdentity: () => new Error('only for the origin'),
+      },
+    });
+    try {
+      assert.deepEqual(await (await pool.request({ path: '/c' })).json(), { url: '/c', pa: null });
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('a proxy certificate the client does not trust fails the connect; nothing reaches it', async () => {
     const before = proxy.requests.length;
     for (const target of [origin.origin, `https://localhost:${tlsServer.port}`]) {
