@@ -10,6 +10,7 @@ import * as httpool from '../src/index.js';
 import {
   AcquireTimeoutError,
   type Agent,
+  type CloseOptions,
   type ConnectionPool,
   EmptyPoolError,
   HttpoolError,
@@ -48,6 +49,10 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   expectType<Equal<typeof fetched, Response>>();
   const viaAgent = await agent.request(new URL('http://localhost/'), { redirect: 'follow' });
   expectType<Equal<typeof viaAgent, HttpResponse>>();
+  const closing: CloseOptions = { timeout: 5000 };
+  await pool.close(closing);
+  await agent.close({ timeout: Number.POSITIVE_INFINITY });
+  await pool.close();
 
   // What the compiler must refuse.
   // @ts-expect-error a method is a string
@@ -58,6 +63,10 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   await pool.request({ body: 42 });
   // @ts-expect-error redirect modes are a closed set
   await agent.request('http://localhost/', { redirect: 'sometimes' });
+  // @ts-expect-error a close timeout is a number of ms
+  await pool.close({ timeout: '5s' });
+  // @ts-expect-error the response body's producer side is not public
+  res.body.push(new Uint8Array(1));
   // @ts-expect-error exactOptionalPropertyTypes: undefined is not a size
   const bad: PoolOptions = { maxSize: undefined };
   void bad;
