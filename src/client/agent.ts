@@ -128,6 +128,9 @@ export class Agent implements AsyncDisposable {
     this.#poolOptions = poolOptions;
     // Checked once, here, rather than on the first request.
     checkPoolOptions(poolOptions);
+    if (poolOptions.socketPath !== undefined && proxy !== undefined) {
+      throw new InvalidArgumentError('socketPath and proxy cannot be used together');
+    }
     this.#proxy =
       proxy === undefined || proxy === 'env'
         ? proxy

@@ -56,6 +56,12 @@ export interface PoolOptions {
    * environment) and keys its pools by `ProxyConfig.key` as well as the origin.
    */
   proxy?: string | URL | ProxyConfig | undefined;
+  /**
+   * Connect over this Unix domain socket (or Windows named pipe) instead of TCP, as to a local
+   * daemon's API. The origin still names the server: it gives the Host header and, for
+   * `https:`, the TLS server name. Not with `proxy`.
+   */
+  socketPath?: string | undefined;
 }
 
 /** Options of {@link ConnectionPool.acquire}. */
@@ -237,6 +243,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
           this.#tlsSession = session;
         },
         proxy: this.#proxy,
+        socketPath: this.#options.socketPath,
       });
     } catch (error) {
       this.#budget?.release();
@@ -690,6 +697,15 @@ export function checkPoolOptions(options: PoolOptions): void {
     if (value === undefined) continue;
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       throw new InvalidArgumentError(`${name} must be a non-negative number`);
+    }
+  }
+  const { socketPath } = options;
+  if (socketPath !== undefined) {
+    if (typeof socketPath !== 'string' || socketPath === '' || socketPath.includes('\0')) {
+      throw new InvalidArgumentError('socketPath must be a non-empty path');
+    }
+    if (options.proxy !== undefined) {
+      throw new InvalidArgumentError('socketPath and proxy cannot be used together');
     }
   }
   if (options.connectTimeout === 0) {

@@ -25,6 +25,8 @@ export interface ConnectOptions {
    * reached over TLS either way (TLS inside TLS for an `https:` origin).
    */
   proxy?: ProxyConfig | undefined;
+  /** A Unix domain socket (or named pipe) to connect over instead of TCP; not with `proxy`. */
+  socketPath?: string | undefined;
 }
 
 /**
@@ -100,6 +102,9 @@ function handshake(
         host: origin.hostname,
         port: origin.port,
         ...(over === undefined ? {} : { socket: over }),
+        ...(over === undefined && options.socketPath !== undefined
+          ? { path: options.socketPath }
+          : {}),
         // SNI must not carry an IP address (RFC 6066 §3).
         servername: options.tls?.servername ?? (isIP(origin.hostname) !== 0 ? '' : origin.hostname),
       };
@@ -109,7 +114,13 @@ function handshake(
       if (options.onSession !== undefined) socket.on('session', options.onSession);
     } else {
       // A plain socket of our own reads into the shared buffer the connection parses in place.
-      socket = over ?? connectSharedReads({ host: origin.hostname, port: origin.port });
+      socket =
+        over ??
+        connectSharedReads(
+          options.socketPath === undefined
+            ? { host: origin.hostname, port: origin.port }
+            : { path: options.socketPath },
+        );
     }
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {

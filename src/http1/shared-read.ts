@@ -1,4 +1,4 @@
-import { connect, type OnReadOpts, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { connect, type NetConnectOpts, type OnReadOpts, type Socket } from 'node:net';
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from 'node:tls';
 
 /** Bytes per read, Node's own default. */
@@ -20,13 +20,13 @@ const routes = new WeakMap<Socket, Route>();
 let shared: Buffer | undefined;
 
 /**
- * Opens a TCP connection whose reads all land in one shared buffer, for an
+ * Opens a TCP (or Unix domain socket) connection whose reads all land in one shared buffer, for an
  * {@link Http1Connection} to parse in place. Node otherwise allocates 64 KiB per read and
  * shrinks it to fit; at tens of thousands of responses a second that allocation, and the
  * C allocator handing memory back to the OS and faulting it in again, costs more than the
  * parsing does.
  */
-export function connectSharedReads(options: TcpNetConnectOpts): Socket {
+export function connectSharedReads(options: NetConnectOpts): Socket {
   return withSharedReads((onread) => connect({ ...options, onread }));
 }
 
