@@ -57,9 +57,10 @@ export interface PoolOptions {
    */
   proxy?: string | URL | ProxyConfig | undefined;
   /**
-   * Connect over this Unix domain socket (or Windows named pipe) instead of TCP, as to a local
-   * daemon's API. The origin still names the server: it gives the Host header and, for
-   * `https:`, the TLS server name. Not with `proxy`.
+   * Connect over this Unix domain socket (a leading `\0` names a Linux abstract socket) or
+   * Windows named pipe instead of TCP, as to a local daemon's API. The origin still names the
+   * server: it gives the Host header and, for `https:`, the TLS server name. Not with `proxy`.
+   * On an Agent it applies to every origin, redirect targets included.
    */
   socketPath?: string | undefined;
 }
@@ -701,7 +702,8 @@ export function checkPoolOptions(options: PoolOptions): void {
   }
   const { socketPath } = options;
   if (socketPath !== undefined) {
-    if (typeof socketPath !== 'string' || socketPath === '' || socketPath.includes('\0')) {
+    // A leading NUL names a Linux abstract socket; anywhere else it would cut the path short.
+    if (typeof socketPath !== 'string' || socketPath === '' || socketPath.indexOf('\0', 1) >= 0) {
       throw new InvalidArgumentError('socketPath must be a non-empty path');
     }
     if (options.proxy !== undefined) {

@@ -63,8 +63,9 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
 
 /**
  * The part of the origin's TLS settings that applies to an `https:` proxy: what to trust and
- * how (ca, rejectUnauthorized, versions, ciphers). What identifies or authenticates the origin
- * connection (its servername, identity check, session, client certificate) stays with it.
+ * how (ca, rejectUnauthorized, versions, ciphers, a `secureContext`). What identifies or
+ * authenticates the origin connection (its servername, identity check, session, client
+ * certificate and key, PSK) stays with it.
  */
 function forProxy(tls: ConnectionOptions | undefined): ConnectionOptions | undefined {
   if (tls === undefined) return undefined;
@@ -76,6 +77,9 @@ function forProxy(tls: ConnectionOptions | undefined): ConnectionOptions | undef
     key: _key,
     pfx: _pfx,
     passphrase: _passphrase,
+    privateKeyEngine: _privateKeyEngine,
+    privateKeyIdentifier: _privateKeyIdentifier,
+    pskCallback: _pskCallback,
     ...rest
   } = tls;
   return rest;

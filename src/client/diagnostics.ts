@@ -24,7 +24,7 @@ export const channels = {
 export interface ConnectionOpenMessage {
   /** The pool's origin. */
   origin: string;
-  /** The local port of the new socket (tells connections apart in logs). */
+  /** The local port of the new socket (tells connections apart in logs); undefined over a `socketPath`. */
   localPort: number | undefined;
   /** ms spent opening it (TCP, and TLS for https). */
   connectMs: number;
