@@ -1,3 +1,4 @@
+import { isIP, type LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
@@ -63,6 +64,13 @@ export interface PoolOptions {
    * On an Agent it applies to every origin, redirect targets included.
    */
   socketPath?: string | undefined;
+  /**
+   * Resolves host names instead of `dns.lookup` (same signature as `net.connect`'s `lookup`):
+   * a DNS cache for a crawler, or a pinned address. Used for the proxy's name too.
+   */
+  lookup?: LookupFunction | undefined;
+  /** The local IP address to connect from (a machine with several). */
+  localAddress?: string | undefined;
 }
 
 /** Options of {@link ConnectionPool.acquire}. */
@@ -245,6 +253,8 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         },
         proxy: this.#proxy,
         socketPath: this.#options.socketPath,
+        lookup: this.#options.lookup,
+        localAddress: this.#options.localAddress,
       });
     } catch (error) {
       this.#budget?.release();
@@ -699,6 +709,16 @@ export function checkPoolOptions(options: PoolOptions): void {
     if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       throw new InvalidArgumentError(`${name} must be a non-negative number`);
     }
+  }
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw new InvalidArgumentError('lookup must be a function like dns.lookup');
+  }
+  const { localAddress } = options;
+  if (
+    localAddress !== undefined &&
+    (typeof localAddress !== 'string' || isIP(localAddress) === 0)
+  ) {
+    throw new InvalidArgumentError('localAddress must be an IP address');
   }
   const { socketPath } = options;
   if (socketPath !== undefined) {

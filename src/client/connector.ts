@@ -4,9 +4,10 @@ import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
 import { connectSharedReads, connectTlsSharedReads } from '../http1/shared-read.js';
 import type { Origin } from './origin.js';
 import { openTunnel, type ProxyConfig } from './proxy.js';
+import { type Routing, routing } from './routing.js';
 
-/** How to open one connection. */
-export interface ConnectOptions {
+/** How to open one connection; `lookup` and `localAddress` apply to the proxy too. */
+export interface ConnectOptions extends Routing {
   /** ms to establish TCP (and TLS); `Infinity` waits as long as the OS does. */
   connectTimeout: number;
   /** Aborts the attempt (the pool is being destroyed). */
@@ -46,6 +47,8 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     connectTimeout: options.connectTimeout,
     signal,
     tls: forProxy(options.tls),
+    lookup: options.lookup,
+    localAddress: options.localAddress,
   };
   if (origin.protocol === 'http:') {
     return handshake(proxy.origin, toProxy, undefined, options.connectTimeout, 'proxy ');
@@ -103,6 +106,7 @@ function handshake(
     if (secure) {
       const tlsOptions: ConnectionOptions = {
         ...options.tls,
+        ...routing(options),
         host: origin.hostname,
         port: origin.port,
         ...(over === undefined ? {} : { socket: over }),
@@ -122,7 +126,7 @@ function handshake(
         over ??
         connectSharedReads(
           options.socketPath === undefined
-            ? { host: origin.hostname, port: origin.port }
+            ? { ...routing(options), host: origin.hostname, port: origin.port }
             : { path: options.socketPath },
         );
     }

@@ -22,6 +22,7 @@ import {
 } from '../errors.js';
 import { isTokenString } from '../http1/serializer.js';
 import { type Origin, parseOrigin } from './origin.js';
+import { type Routing, routing } from './routing.js';
 
 /** A parsed proxy: where to connect and what to tell it. */
 export interface ProxyConfig {
@@ -296,7 +297,7 @@ export function absoluteTarget(target: Origin, path: string): string {
 }
 
 /** Options of {@link openTunnel}. */
-export interface TunnelOptions {
+export interface TunnelOptions extends Routing {
   /** ms for the whole attempt: TCP to the proxy plus the CONNECT exchange. */
   connectTimeout: number;
   /** Aborts the attempt. */
@@ -415,12 +416,13 @@ export function openTunnel(
     const socket = secure
       ? tlsConnect({
           ...options.tls,
+          ...routing(options),
           host: hostname,
           port,
           // SNI must not carry an IP address (RFC 6066 §3).
           servername: isIP(hostname) !== 0 ? '' : hostname,
         })
-      : netConnect({ host: hostname, port });
+      : netConnect({ ...routing(options), host: hostname, port });
     const connectEvent = secure ? 'secureConnect' : 'connect';
     let buffered: Buffer = Buffer.alloc(0);
     let timer: NodeJS.Timeout | undefined;
