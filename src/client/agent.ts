@@ -295,6 +295,11 @@ export class Agent implements AsyncDisposable {
     return fetchThrough(this, input, init);
   }
 
+  /** @internal `limits.maxResponseSize`, which fetch() also applies to a decoded body. */
+  get maxResponseSize(): number {
+    return this.#poolOptions.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
+  }
+
   /**
    * `options` is sent as it is (it already carries the hop's `path`), on every attempt.
    * Never throws: a failure is a rejection.

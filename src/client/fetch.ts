@@ -15,7 +15,7 @@ import {
   type ZlibOptions,
   constants as zlib,
 } from 'node:zlib';
-import { ResponseError } from '../errors.js';
+import { ResponseError, ResponseLimitError } from '../errors.js';
 import type { HttpResponse } from '../http1/response.js';
 import type { Agent } from './agent.js';
 import { type HeaderPairs, toHeaderPairs } from './header-pairs.js';
@@ -113,7 +113,7 @@ export async function fetchThrough(
         continue;
       }
     }
-    return toResponse(response, url, method, redirects > 0, type, signal);
+    return toResponse(response, url, method, redirects > 0, type, signal, agent.maxResponseSize);
   }
 }
 
@@ -347,6 +347,7 @@ function toResponse(
   redirected: boolean,
   type: 'basic' | 'cors',
   signal: AbortSignal | undefined,
+  maxDecoded: number,
 ): Response {
   const status = response.status;
   if (status < 200 || status > 599) {
@@ -369,7 +370,7 @@ function toResponse(
       let source: AsyncIterable<Uint8Array> = response.body;
       if (coding !== null) {
         try {
-          source = decode(source, coding);
+          source = decode(source, coding, maxDecoded);
         } catch (error) {
           void response.dump();
           throw failure(error, signal);
@@ -528,9 +529,14 @@ function bodyStream(
 /**
  * Undoes the content codings of `value` (applied in the order listed, so undone in reverse):
  * gzip, deflate (zlib-wrapped or raw) and br. An unknown coding leaves the body as it is, as
- * Node's fetch does; more than {@link MAX_CODINGS} is refused.
+ * Node's fetch does; more than {@link MAX_CODINGS} is refused. The decoded body fails with
+ * ResponseLimitError past `maxDecoded` bytes: a few kilobytes of gzip can inflate to gigabytes.
  */
-function decode(source: AsyncIterable<Uint8Array>, value: string): AsyncIterable<Uint8Array> {
+function decode(
+  source: AsyncIterable<Uint8Array>,
+  value: string,
+  maxDecoded: number,
+): AsyncIterable<Uint8Array> {
   const codings = value
     .split(',')
     .map((coding) => coding.trim().toLowerCase())
@@ -553,9 +559,22 @@ function decode(source: AsyncIterable<Uint8Array>, value: string): AsyncIterable
       );
     } else return source;
   }
+  if (maxDecoded !== Number.POSITIVE_INFINITY) decoders.push(sizeLimit(maxDecoded));
   return pipeline([Readable.from(source, { objectMode: false }), ...decoders], () => {
     // Errors reach the reader through the last stream; nothing to do here.
   }) as unknown as AsyncIterable<Uint8Array>;
+}
+
+/** Passes bytes through until more than `limit` went by, then fails with ResponseLimitError. */
+function sizeLimit(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.byteLength;
+      if (seen > limit) callback(new ResponseLimitError('maxResponseSize', limit));
+      else callback(null, chunk);
+    },
+  });
 }
 
 /** Like browsers, accept a stream cut short at a flush point rather than failing the body. */

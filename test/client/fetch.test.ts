@@ -7,7 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
-import { Agent, RedirectError, ResponseError, SocketError } from '../../src/index.js';
+import {
+  Agent,
+  RedirectError,
+  ResponseError,
+  ResponseLimitError,
+  SocketError,
+} from '../../src/index.js';
 import { eventually, sleep, startHttpServer, type TestServer } from '../helpers/servers.js';
 
 /** Reads a request body to the end. */
@@ -542,6 +548,28 @@ describe('agent.fetch', () => {
       );
       const five = await agent.fetch(`${server.origin}/encoded/gzip,gzip,gzip,gzip,gzip`);
       assert.equal(await five.text(), PAYLOAD);
+    });
+
+    test('maxResponseSize bounds the decoded body too: a gzip bomb fails, typed', async () => {
+      // 8 MiB of zeros gzip to about 8 KiB: well under the limit on the wire, far over it decoded.
+      const bomb = gzipSync(Buffer.alloc(8 * 1024 * 1024));
+      const server8 = await startHttpServer((_req, res) =>
+        send(res, 200, bomb, { 'content-encoding': 'gzip' }),
+      );
+      servers.push(server8);
+      const limit = 1024 * 1024;
+      await using limited = new Agent({ limits: { maxResponseSize: limit } });
+      const response = await limited.fetch(server8.origin);
+      await assert.rejects(response.arrayBuffer(), (error: unknown) => {
+        const cause = (error as { cause?: unknown }).cause;
+        assert.ok(cause instanceof ResponseLimitError, String(cause));
+        assert.equal(cause.limit, 'maxResponseSize');
+        assert.equal(cause.value, limit);
+        return true;
+      });
+      // Without the limit (the default), the same body decodes in full.
+      const whole = await (await agent.fetch(server8.origin)).arrayBuffer();
+      assert.equal(whole.byteLength, 8 * 1024 * 1024);
     });
 
     test('a corrupt gzip body errors the stream', async () => {
