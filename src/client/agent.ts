@@ -292,12 +292,9 @@ export class Agent implements AsyncDisposable {
    * (at most 20), as the Fetch standard says.
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return fetchThrough(this, input, init);
-  }
-
-  /** @internal `limits.maxResponseSize`, which fetch() also applies to a decoded body. */
-  get maxResponseSize(): number {
-    return this.#poolOptions.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
+    // The body limit applies to the decoded body too.
+    const maxDecoded = this.#poolOptions.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
+    return fetchThrough(this, input, init, maxDecoded);
   }
 
   /**

@@ -729,6 +729,11 @@ export function checkPoolOptions(options: PoolOptions): void {
     if (options.proxy !== undefined) {
       throw new InvalidArgumentError('socketPath and proxy cannot be used together');
     }
+    if (options.lookup !== undefined || options.localAddress !== undefined) {
+      throw new InvalidArgumentError(
+        'socketPath is not looked up or bound: no lookup or localAddress',
+      );
+    }
   }
   if (options.connectTimeout === 0) {
     throw new InvalidArgumentError('connectTimeout must be positive (Infinity for no bound)');
