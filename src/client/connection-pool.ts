@@ -350,6 +350,8 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   /** A lease was garbage-collected without being released: close its connection, free the slot. */
   #onAbandoned(slot: Slot, leaseId: number): void {
     if (slot.leaseId !== leaseId || Number.isNaN(slot.leasedAt)) return;
+    // Released already, its unread body draining: the connection comes home by itself.
+    if (slot.returnWhenDone) return;
     this.#warnLeak('was garbage-collected without being released', slot.acquiredAt);
     this.throwAway(slot);
   }

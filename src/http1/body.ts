@@ -23,7 +23,7 @@ const DETACHED: BodySource = { pause() {}, resume() {}, cancel() {}, abandoned()
  * so they are given up, which frees the connection (a large body would otherwise hold it,
  * paused, for as long as the server keeps it open).
  */
-const dropped = new FinalizationRegistry<BodyQueue>((queue) => queue.abandon());
+const dropped = new FinalizationRegistry<WeakRef<BodyQueue>>((queue) => queue.deref()?.abandon());
 
 /** Bytes queued before the socket is paused; a reader that keeps up never reaches it. */
 const HIGH_WATER_MARK = 64 * 1024;
@@ -57,6 +57,8 @@ export class BodyQueue {
   /** Callbacks of dump() calls waiting for the exchange to end; made only when one waits. */
   #onSettled: Array<() => void> | undefined;
   #trailers: readonly string[] = [];
+  /** Registered with the finalizer that gives up a body dropped unread. */
+  #watched = false;
 
   /**
    * Every chunk is a copy nobody else holds: one that fills its ArrayBuffer is handed over by
@@ -112,6 +114,7 @@ export class BodyQueue {
     if (this.#ended || this.#error !== undefined) return;
     this.#ended = true;
     this.#trailers = trailers;
+    this.#unwatch();
     const waiter = this.#waiter;
     if (waiter !== undefined && this.#queueHead === this.#queue.length) {
       this.#waiter = undefined;
@@ -133,6 +136,7 @@ export class BodyQueue {
   fail(error: Error): void {
     if (this.#ended || this.#error !== undefined) return;
     this.#error = error;
+    this.#unwatch();
     this.#queue = [];
     this.#queueHead = 0;
     this.#queuedBytes = 0;
@@ -319,7 +323,17 @@ export class BodyQueue {
 
   /** Gives up a body that no reader ever claimed once `body`, its only way in, is garbage. */
   watch(body: ResponseBody): void {
-    dropped.register(body, this);
+    // The queue is held weakly: a reader's body is kept by its queue (`reader`), and a strong
+    // hold here would keep that body, and all it reaches, alive for good.
+    dropped.register(body, new WeakRef(this), this);
+    this.#watched = true;
+  }
+
+  /** The message is over one way or the other: nothing left to give up. */
+  #unwatch(): void {
+    if (!this.#watched) return;
+    this.#watched = false;
+    dropped.unregister(this);
   }
 
   /** `watch()`'s body was collected: unless a reader claimed it, the rest is thrown away. */

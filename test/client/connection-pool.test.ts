@@ -643,6 +643,76 @@ describe('bodies, backpressure and leases', () => {
     }
   });
 
+  test('a body read to the end is collectable afterwards, and so is a closed pool', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = await startRawServer((socket) => {
+      // The body comes after the head: it is watched for abandonment, then read.
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+      setTimeout(() => socket.write('world'), 30);
+    });
+    try {
+      const bodies: Array<WeakRef<object>> = [];
+      const pools: Array<WeakRef<object>> = [];
+      for (let i = 0; i < 3; i++) {
+        await (async () => {
+          const pool = new ConnectionPool(server.origin);
+          pools.push(new WeakRef(pool));
+          const res = await pool.request({});
+          bodies.push(new WeakRef(res.body));
+          assert.equal(await res.text(), 'helloworld');
+          const conn = await pool.acquire();
+          const leased = await conn.request({});
+          bodies.push(new WeakRef(leased.body));
+          assert.equal(Buffer.from(await leased.arrayBuffer()).toString(), 'helloworld');
+          conn.release();
+          await pool.close();
+        })();
+      }
+      // No deref() between collections: a target deref'd in a job is kept alive until it ends.
+      for (let i = 0; i < 10; i++) {
+        gc();
+        await sleep(10);
+      }
+      assert.equal(bodies.filter((r) => r.deref() !== undefined).length, 0, 'bodies kept alive');
+      assert.equal(pools.filter((r) => r.deref() !== undefined).length, 0, 'pools kept alive');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a lease released with its body unread, then dropped, drains home without a leak report', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const server = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+      setTimeout(() => socket.write('world'), 150);
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    try {
+      await (async () => {
+        const conn = await pool.acquire();
+        await conn.request({});
+        conn.release(); // the unread rest drains
+      })();
+      for (let i = 0; i < 8; i++) {
+        gc();
+        await sleep(10);
+      }
+      await eventually(() => pool.stats().idle === 1, 2000, 'the drained connection to come home');
+      assert.equal(pool.stats().closed, 0);
+      assert.equal(pool.stats().leaks, 0);
+      assert.deepEqual(warnings, []);
+    } finally {
+      process.off('warning', onWarning);
+      await pool.destroy();
+      await server.close();
+    }
+  });
+
   test('connectTimeout 0 is refused: it would fail every connection', () => {
     assert.throws(() => new ConnectionPool(server0, { connectTimeout: 0 }), InvalidArgumentError);
   });
