@@ -25,10 +25,15 @@ if (typeof gc !== 'function') {
   process.exit(2);
 }
 
-// A canned keep-alive server: counts request heads, answers each with the same bytes.
+// A canned keep-alive server: answers each request head with the same bytes, in one write, or
+// (for /split) the head with half the body and the rest a moment later, so that the client
+// sees a body still arriving: the path that watches for bodies dropped unread.
 const body = 'hello soak';
 const response = Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+const half = response.length - body.length / 2;
 const server = createServer((socket) => {
+  // Without it, the second half of a split body waits for the client's delayed ACK (Nagle).
+  socket.setNoDelay(true);
   let tail = '';
   socket.on('data', (chunk) => {
     const text = tail + chunk.toString('latin1');
@@ -36,7 +41,10 @@ const server = createServer((socket) => {
     for (;;) {
       const end = text.indexOf('\r\n\r\n', at);
       if (end < 0) break;
-      socket.write(response);
+      if (text.startsWith('GET /split', at)) {
+        socket.write(response.subarray(0, half));
+        setTimeout(() => socket.write(response.subarray(half)), 1);
+      } else socket.write(response);
       at = end + 4;
     }
     tail = text.slice(at);
@@ -84,9 +92,12 @@ await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (issued < total && performance.now() < deadline) {
       issued++;
+      // One request in four has its body arrive after its head, and is read rather than dumped.
+      const split = issued % 4 === 0;
       try {
-        const res = await pool.request({ path: '/' });
-        await res.dump();
+        const res = await pool.request({ path: split ? '/split' : '/' });
+        if (!split) await res.dump();
+        else if ((await res.text()) !== body) failed++;
       } catch {
         failed++;
       }
