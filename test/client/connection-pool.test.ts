@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   AcquireTimeoutError,
   Agent,
@@ -14,6 +12,7 @@ import {
   ResponseError,
   SocketError,
 } from '../../src/index.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { eventually, sleep, startHttpServer, startRawServer } from '../helpers/servers.js';
 
 const okBody = (res: import('node:http').ServerResponse, body: string) => {
@@ -521,8 +520,6 @@ describe('bodies, backpressure and leases', () => {
   });
 
   test('a response keeps its lease alive: the leak detector does not close a body being read', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const server = await startRawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
       setTimeout(() => socket.write('world'), 80);
@@ -530,10 +527,7 @@ describe('bodies, backpressure and leases', () => {
     const pool = new ConnectionPool(server.origin);
     // The lease itself is dropped at once; only the response is kept.
     const res = await (await pool.acquire()).request({});
-    for (let i = 0; i < 5; i++) {
-      gc();
-      await sleep(10);
-    }
+    await collectGarbage(5);
     assert.equal(await res.text(), 'helloworld');
     assert.equal(pool.stats().leaks, 0);
     await pool.destroy();
@@ -555,17 +549,6 @@ describe('bodies, backpressure and leases', () => {
         setTimeout(() => socket.write(Buffer.alloc(size / 2, 98)), 150);
       });
     }
-    function collectGarbage(until: () => boolean, rounds = 100): Promise<void> {
-      setFlagsFromString('--expose-gc');
-      const gc = runInNewContext('gc') as () => void;
-      return (async () => {
-        for (let i = 0; i < rounds && !until(); i++) {
-          gc();
-          await sleep(10);
-        }
-      })();
-    }
-
     test('is given up once collected: the connection drains, comes back, and a leak is reported', async () => {
       const warnings: Array<Error & { code?: string }> = [];
       const onWarning = (warning: Error) => warnings.push(warning);
@@ -577,7 +560,7 @@ describe('bodies, backpressure and leases', () => {
           const res = await pool.request({ path: '/big' });
           assert.equal(res.body.complete, false);
         })();
-        await collectGarbage(() => pool.stats().leased === 0);
+        await collectGarbage(100, () => pool.stats().leased === 0);
         assert.equal(pool.stats().leased, 0, 'the dropped body still holds its connection');
         // Drained (150 KiB < maxDrainBytes), so the one connection carries the next request.
         const res = await pool.request({ path: '/small', acquireTimeout: 2000 });
@@ -601,7 +584,7 @@ describe('bodies, backpressure and leases', () => {
       try {
         const body = (await pool.request({ path: '/big' })).body;
         const reading = (await pool.request({ path: '/big' })).bytes();
-        await collectGarbage(() => false, 20);
+        await collectGarbage(20);
         assert.equal((await body.bytes()).byteLength, size);
         assert.equal((await reading).byteLength, size);
         assert.equal(pool.stats().leaks, 0);
@@ -613,8 +596,6 @@ describe('bodies, backpressure and leases', () => {
   });
 
   test('a lease stays alive while only its response body, or a read of it, is kept', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const server = await startRawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
       setTimeout(() => socket.write('world'), 120);
@@ -625,10 +606,7 @@ describe('bodies, backpressure and leases', () => {
       const body = (await (await pool.acquire()).request({})).body;
       const iterator = (await (await pool.acquire()).request({})).body[Symbol.asyncIterator]();
       const reading = (await (await pool.acquire()).request({})).text();
-      for (let i = 0; i < 6; i++) {
-        gc();
-        await sleep(10);
-      }
+      await collectGarbage(6);
       assert.equal(await body.text(), 'helloworld');
       let streamed = '';
       for (let r = await iterator.next(); r.done !== true; r = await iterator.next()) {
@@ -644,8 +622,6 @@ describe('bodies, backpressure and leases', () => {
   });
 
   test('a body read to the end is collectable afterwards, and so is a closed pool', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const server = await startRawServer((socket) => {
       // The body comes after the head: it is watched for abandonment, then read.
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
@@ -670,10 +646,7 @@ describe('bodies, backpressure and leases', () => {
         })();
       }
       // No deref() between collections: a target deref'd in a job is kept alive until it ends.
-      for (let i = 0; i < 10; i++) {
-        gc();
-        await sleep(10);
-      }
+      await collectGarbage(10);
       assert.equal(bodies.filter((r) => r.deref() !== undefined).length, 0, 'bodies kept alive');
       assert.equal(pools.filter((r) => r.deref() !== undefined).length, 0, 'pools kept alive');
     } finally {
@@ -682,8 +655,6 @@ describe('bodies, backpressure and leases', () => {
   });
 
   test('a lease released with its body unread, then dropped, drains home without a leak report', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const warnings: Error[] = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
@@ -698,10 +669,7 @@ describe('bodies, backpressure and leases', () => {
         await conn.request({});
         conn.release(); // the unread rest drains
       })();
-      for (let i = 0; i < 8; i++) {
-        gc();
-        await sleep(10);
-      }
+      await collectGarbage(8);
       await eventually(() => pool.stats().idle === 1, 2000, 'the drained connection to come home');
       assert.equal(pool.stats().closed, 0);
       assert.equal(pool.stats().leaks, 0);

@@ -4,9 +4,8 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { ConnectionPool } from '../../src/index.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { sleep, startHttpServer } from '../helpers/servers.js';
 
 describe('observability', async () => {
@@ -132,8 +131,6 @@ describe('observability', async () => {
   });
 
   test('a lease that becomes garbage gives its slot back, closes its socket and warns', async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const warnings: Array<Error & { code?: string }> = [];
     const onWarning = (warning: Error) => warnings.push(warning);
     process.on('warning', onWarning);
@@ -145,10 +142,7 @@ describe('observability', async () => {
       })();
       assert.equal(pool.stats().leased, 1);
       const closed = server.nextClose();
-      for (let i = 0; i < 20 && pool.stats().leased > 0; i++) {
-        gc();
-        await sleep(10);
-      }
+      await collectGarbage(20, () => pool.stats().leased === 0);
       assert.equal(pool.stats().leased, 0);
       await closed;
       assert.equal(warnings.filter((w) => w.code === 'HTTPOOL_LEAK').length, 1);
