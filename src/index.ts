@@ -5,7 +5,12 @@
  * (the generic resource pool, the parser, the serializer) are not exported.
  */
 
-export type { AgentOptions, AgentRequestOptions, AgentStats } from './client/agent.js';
+export type {
+  AgentOptions,
+  AgentRequestOptions,
+  AgentStats,
+  OriginOptions,
+} from './client/agent.js';
 export { Agent } from './client/agent.js';
 export type {
   AcquireOptions,

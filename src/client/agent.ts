@@ -42,7 +42,18 @@ export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
   retry?: RetryOptions | number | boolean;
   /** Redirects followed by `request()` when `redirect: 'follow'`. Default 20. */
   maxRedirections?: number;
+  /**
+   * Settings for one origin, merged over the agent's own, asked once when that origin's pool is
+   * made (again if it is dropped and made anew): fewer connections to a small site, longer
+   * timeouts for a slow one. Gets the canonical origin (`https://example.com:443` is
+   * `https://example.com`); `undefined` keeps the agent's settings. A bad value, or a throw,
+   * fails the request that needed the pool.
+   */
+  perOrigin?: ((origin: string) => OriginOptions | undefined) | undefined;
 }
+
+/** What {@link AgentOptions.perOrigin} may set for one origin: any pool option but the proxy and clock. */
+export type OriginOptions = Omit<PoolOptions, 'proxy' | 'clock'>;
 
 /** Options of {@link Agent.request}: one request, plus redirects and retries. */
 export interface AgentRequestOptions extends Omit<RequestOptions, 'path'> {
@@ -74,6 +85,7 @@ const DEFAULT_MAX_REDIRECTIONS = 20;
 export class Agent implements AsyncDisposable {
   readonly #options: AgentOptions;
   readonly #poolOptions: PoolOptions;
+  readonly #perOrigin: ((origin: string) => OriginOptions | undefined) | undefined;
   /** The agent-wide proxy, `'env'` to choose per origin, or undefined for none. */
   readonly #proxy: ProxyConfig | 'env' | undefined;
   /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
@@ -103,8 +115,13 @@ export class Agent implements AsyncDisposable {
       retry,
       maxRedirections,
       proxy,
+      perOrigin,
       ...poolOptions
     } = options;
+    if (perOrigin !== undefined && typeof perOrigin !== 'function') {
+      throw new InvalidArgumentError('perOrigin must be a function of the origin');
+    }
+    this.#perOrigin = perOrigin;
     for (const [name, value] of [
       ['maxTotal', maxTotal],
       ['maxOrigins', maxOrigins],
@@ -179,16 +196,30 @@ export class Agent implements AsyncDisposable {
       this.#emptySince.delete(key);
       return pool;
     }
-    pool = new ConnectionPool(
-      target.origin,
-      proxy === undefined ? this.#poolOptions : { ...this.#poolOptions, proxy },
-      { budget: this.#budget },
-    );
+    pool = new ConnectionPool(target.origin, this.#optionsFor(target.origin, proxy), {
+      budget: this.#budget,
+    });
     this.#pools.set(key, pool);
     this.#lastUsed.set(pool, ++this.#uses);
     this.#enforceMaxOrigins(pool);
     this.#armSweeper();
     return pool;
+  }
+
+  /** The agent's pool options, with `perOrigin`'s for this origin over them, and the proxy. */
+  #optionsFor(origin: string, proxy: ProxyConfig | undefined): PoolOptions {
+    const own = this.#perOrigin?.(origin);
+    if (own !== undefined && (typeof own !== 'object' || own === null)) {
+      throw new InvalidArgumentError('perOrigin must return an options object or undefined');
+    }
+    if (own === undefined && proxy === undefined) return this.#poolOptions;
+    const options: PoolOptions = { ...this.#poolOptions, ...own };
+    // Not settable per origin: they are the agent's (the type says so; a cast must not sneak them in).
+    delete options.proxy;
+    if (this.#poolOptions.clock === undefined) delete options.clock;
+    else options.clock = this.#poolOptions.clock;
+    if (proxy !== undefined) options.proxy = proxy;
+    return options;
   }
 
   /**

@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import {
   Agent,
   InvalidArgumentError,
+  type OriginOptions,
   PoolClosedError,
   RedirectError,
   SocketError,
@@ -323,6 +324,68 @@ describe('Agent maxOrigins under load', () => {
     } finally {
       await slow.close();
       await other.close();
+    }
+  });
+});
+
+describe('Agent perOrigin', () => {
+  /** Answers after 30 ms, so concurrent requests need concurrent connections. */
+  const slow = () =>
+    startHttpServer((_req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, { 'content-length': 2 });
+        res.end('ok');
+      }, 30);
+    });
+
+  test("per-origin settings are merged over the agent's, asked once per pool", async () => {
+    const [small, big] = [await slow(), await slow()];
+    const asked: string[] = [];
+    const agent = new Agent({
+      maxSize: 4,
+      perOrigin: (origin) => {
+        asked.push(origin);
+        return origin === small.origin ? { maxSize: 1 } : undefined;
+      },
+    });
+    try {
+      const burst = (origin: string) =>
+        Promise.all(
+          Array.from({ length: 6 }, async () => (await agent.request(`${origin}/x`)).text()),
+        );
+      await Promise.all([burst(small.origin), burst(big.origin)]);
+      assert.equal(small.connections, 1);
+      assert.equal(big.connections, 4);
+      assert.deepEqual(asked.sort(), [big.origin, small.origin].sort());
+    } finally {
+      await agent.close();
+      await Promise.all([small.close(), big.close()]);
+    }
+  });
+
+  test('a bad value or a throw fails the request that needed the pool; the agent goes on', async () => {
+    const server = await slow();
+    const broken = new Error('perOrigin exploded');
+    let mode: 'bad' | 'throw' | 'ok' = 'bad';
+    const agent = new Agent({
+      perOrigin: () => {
+        if (mode === 'throw') throw broken;
+        return mode === 'bad' ? ({ maxSize: -3 } as OriginOptions) : undefined;
+      },
+    });
+    try {
+      await assert.rejects(agent.request(server.origin), InvalidArgumentError);
+      mode = 'throw';
+      await assert.rejects(agent.request(server.origin), (error) => error === broken);
+      mode = 'ok';
+      assert.equal(await (await agent.request(server.origin)).text(), 'ok');
+      assert.throws(
+        () => new Agent({ perOrigin: 5 as unknown as () => undefined }),
+        InvalidArgumentError,
+      );
+    } finally {
+      await agent.close();
+      await server.close();
     }
   });
 });
