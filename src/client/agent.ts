@@ -86,6 +86,8 @@ export class Agent implements AsyncDisposable {
   readonly #options: AgentOptions;
   readonly #poolOptions: PoolOptions;
   readonly #perOrigin: ((origin: string) => OriginOptions | undefined) | undefined;
+  /** Each pool's `limits.maxResponseSize`, which fetch() applies to the decoded body too. */
+  readonly #maxResponseSize = new WeakMap<ConnectionPool, number>();
   /** The agent-wide proxy, `'env'` to choose per origin, or undefined for none. */
   readonly #proxy: ProxyConfig | 'env' | undefined;
   /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
@@ -184,8 +186,8 @@ export class Agent implements AsyncDisposable {
     }
     const target = parseOrigin(origin);
     const proxy = this.#proxy === 'env' ? proxyForUrl(target) : this.#proxy;
-    // Connections never cross proxies: a pool's identity is its origin and its proxy (the
-    // TLS settings are the agent's own, the same for every pool).
+    // Connections never cross proxies: a pool's identity is its origin and its proxy (its other
+    // settings, perOrigin's included, are fixed for the origin when the pool is made).
     const key = proxy === undefined ? target.origin : `${target.origin} via ${proxy.key}`;
     // Bounded: a crawler may see millions of origin spellings.
     if (this.#keys.size >= 4096) this.#keys.clear();
@@ -196,9 +198,11 @@ export class Agent implements AsyncDisposable {
       this.#emptySince.delete(key);
       return pool;
     }
-    pool = new ConnectionPool(target.origin, this.#optionsFor(target.origin, proxy), {
-      budget: this.#budget,
-    });
+    const options = this.#optionsFor(target.origin, proxy);
+    // perOrigin may have closed the agent: no pool may appear after close().
+    if (this.#closed) throw new PoolClosedError('the agent is closed');
+    pool = new ConnectionPool(target.origin, options, { budget: this.#budget });
+    this.#maxResponseSize.set(pool, options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY);
     this.#pools.set(key, pool);
     this.#lastUsed.set(pool, ++this.#uses);
     this.#enforceMaxOrigins(pool);
@@ -206,20 +210,35 @@ export class Agent implements AsyncDisposable {
     return pool;
   }
 
-  /** The agent's pool options, with `perOrigin`'s for this origin over them, and the proxy. */
+  /**
+   * The agent's pool options with `perOrigin`'s for this origin over them (a value left
+   * undefined keeps the agent's; `limits` and `tls` are merged field by field, into copies the
+   * caller cannot change later), and the proxy. Proxy and clock stay the agent's.
+   */
   #optionsFor(origin: string, proxy: ProxyConfig | undefined): PoolOptions {
     const own = this.#perOrigin?.(origin);
-    if (own !== undefined && (typeof own !== 'object' || own === null)) {
-      throw new InvalidArgumentError('perOrigin must return an options object or undefined');
+    if (
+      own !== undefined &&
+      (typeof own !== 'object' ||
+        own === null ||
+        typeof (own as { then?: unknown }).then === 'function')
+    ) {
+      throw new InvalidArgumentError(
+        'perOrigin must return an options object or undefined (not a promise)',
+      );
     }
     if (own === undefined && proxy === undefined) return this.#poolOptions;
-    const options: PoolOptions = { ...this.#poolOptions, ...own };
-    // Not settable per origin: they are the agent's (the type says so; a cast must not sneak them in).
-    delete options.proxy;
-    if (this.#poolOptions.clock === undefined) delete options.clock;
-    else options.clock = this.#poolOptions.clock;
-    if (proxy !== undefined) options.proxy = proxy;
-    return options;
+    const options: Record<string, unknown> = { ...this.#poolOptions };
+    for (const [name, value] of Object.entries(own ?? {})) {
+      if (value === undefined || name === 'proxy' || name === 'clock') continue;
+      const base = options[name];
+      options[name] =
+        (name === 'limits' || name === 'tls') && typeof value === 'object' && value !== null
+          ? { ...(base as object | undefined), ...(value as object) }
+          : value;
+    }
+    if (proxy !== undefined) options['proxy'] = proxy;
+    return options as PoolOptions;
   }
 
   /**
@@ -323,9 +342,13 @@ export class Agent implements AsyncDisposable {
    * (at most 20), as the Fetch standard says.
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    // The body limit applies to the decoded body too.
-    const maxDecoded = this.#poolOptions.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
-    return fetchThrough(this, input, init, maxDecoded);
+    // The body limit of the pool that carried the last hop applies to the decoded body too.
+    return fetchThrough(this, input, init, (url) => {
+      const pool = this.#closed ? undefined : this.pool(url.origin);
+      return pool === undefined
+        ? Number.POSITIVE_INFINITY
+        : (this.#maxResponseSize.get(pool) ?? Number.POSITIVE_INFINITY);
+    });
   }
 
   /**

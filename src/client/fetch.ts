@@ -53,7 +53,7 @@ export async function fetchThrough(
   agent: Agent,
   input: string | URL | Request,
   init?: RequestInit,
-  maxDecoded = Number.POSITIVE_INFINITY,
+  maxDecodedFor: (url: URL) => number = () => Number.POSITIVE_INFINITY,
 ): Promise<Response> {
   const request =
     (typeof input === 'string' || input instanceof URL) && isSimpleBody(init?.body)
@@ -114,7 +114,7 @@ export async function fetchThrough(
         continue;
       }
     }
-    return toResponse(response, url, method, redirects > 0, type, signal, maxDecoded);
+    return toResponse(response, url, method, redirects > 0, type, signal, maxDecodedFor(url));
   }
 }
 

@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import {
   Agent,
   InvalidArgumentError,
   type OriginOptions,
   PoolClosedError,
   RedirectError,
+  ResponseLimitError,
   SocketError,
 } from '../../src/index.js';
 import { startHttpServer, startRawServer, type TestServer } from '../helpers/servers.js';
@@ -363,6 +365,63 @@ describe('Agent perOrigin', () => {
     }
   });
 
+  test("undefined keeps the agent's value; limits merge field by field; proxy stays the agent's", async () => {
+    const server = await startRawServer((socket) => {
+      const fields = Array.from({ length: 8 }, (_, i) => `x-${i}: ${i}\r\n`).join('');
+      socket.write(`HTTP/1.1 200 OK\r\n${fields}content-length: 2\r\n\r\nok`);
+    });
+    const busy = await slow();
+    const agent = new Agent({
+      maxSize: 1,
+      limits: { maxHeaderCount: 5 },
+      perOrigin: () =>
+        ({
+          maxSize: undefined,
+          limits: { maxResponseSize: 1000 },
+          proxy: 'http://127.0.0.1:9', // not settable per origin: ignored
+        }) as unknown as OriginOptions,
+    });
+    try {
+      // The agent's maxHeaderCount survived the per-origin limits.
+      await assert.rejects(agent.request(server.origin), (error: unknown) => {
+        assert.ok(error instanceof ResponseLimitError);
+        assert.equal(error.limit, 'maxHeaderCount');
+        return true;
+      });
+      // maxSize: undefined kept the agent's 1; the proxy was not used (it would refuse).
+      await Promise.all(
+        Array.from({ length: 3 }, async () => (await agent.request(busy.origin)).text()),
+      );
+      assert.equal(busy.connections, 1);
+    } finally {
+      await agent.close();
+      await Promise.all([server.close(), busy.close()]);
+    }
+  });
+
+  test("fetch() applies the origin's own maxResponseSize to a decoded body", async () => {
+    const bomb = gzipSync(Buffer.alloc(4 * 1024 * 1024));
+    const server = await startHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-length': bomb.length, 'content-encoding': 'gzip' });
+      res.end(bomb);
+    });
+    const agent = new Agent({
+      perOrigin: () => ({ limits: { maxResponseSize: 64 * 1024 } }),
+    });
+    try {
+      const response = await agent.fetch(server.origin);
+      await assert.rejects(response.arrayBuffer(), (error: unknown) => {
+        const cause = (error as { cause?: unknown }).cause;
+        assert.ok(cause instanceof ResponseLimitError);
+        assert.equal(cause.value, 64 * 1024);
+        return true;
+      });
+    } finally {
+      await agent.close();
+      await server.close();
+    }
+  });
+
   test('a bad value or a throw fails the request that needed the pool; the agent goes on', async () => {
     const server = await slow();
     const broken = new Error('perOrigin exploded');
@@ -379,6 +438,11 @@ describe('Agent perOrigin', () => {
       await assert.rejects(agent.request(server.origin), (error) => error === broken);
       mode = 'ok';
       assert.equal(await (await agent.request(server.origin)).text(), 'ok');
+      const later = new Agent({
+        perOrigin: (async () => ({ maxSize: 1 })) as unknown as () => undefined,
+      });
+      await assert.rejects(later.request(server.origin), InvalidArgumentError);
+      await later.close();
       assert.throws(
         () => new Agent({ perOrigin: 5 as unknown as () => undefined }),
         InvalidArgumentError,
