@@ -46,8 +46,9 @@ export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
    * Settings for one origin, merged over the agent's own, asked once when that origin's pool is
    * made (again if it is dropped and made anew): fewer connections to a small site, longer
    * timeouts for a slow one. Gets the canonical origin (`https://example.com:443` is
-   * `https://example.com`); `undefined` keeps the agent's settings. A bad value, or a throw,
-   * fails the request that needed the pool.
+   * `https://example.com`). `undefined`, or a field left undefined, keeps the agent's setting;
+   * `limits` and `tls` merge field by field; the proxy and clock are the agent's. A bad value
+   * (a promise included), or a throw, fails the request that needed the pool.
    */
   perOrigin?: ((origin: string) => OriginOptions | undefined) | undefined;
 }
