@@ -83,6 +83,8 @@ export type ConnectionState = 'idle' | 'busy' | 'closed';
 
 const DEFAULT_TIMEOUT = 300_000;
 const DEFAULT_MAX_DRAIN = 256 * 1024;
+/** How long a body sent with `Expect: 100-continue` waits for `100 Continue` (as curl does). */
+const CONTINUE_TIMEOUT = 1000;
 /** Longest gap between body chunks while throwing an unread body away (ms). */
 const DRAIN_TIMEOUT = 1000;
 
@@ -118,6 +120,12 @@ type Exchange = {
   upgraded: boolean;
   /** The head has arrived and the body timer is still to be armed (after the parser returns). */
   bodyPending: boolean;
+  /**
+   * `Expect: 100-continue`: the body, written on `100 Continue` or after CONTINUE_TIMEOUT,
+   * and dropped if a final response comes first (RFC 9110 §10.1.1).
+   */
+  heldBody: (() => void) | undefined;
+  continueTimer: NodeJS.Timeout | undefined;
 };
 
 /** A timer made once per connection and refreshed for each use. */
@@ -194,6 +202,9 @@ export class Http1Connection implements BodySource {
         onHead: (head) => this.#onHead(head),
         onData: (chunk) => this.#onData(chunk),
         onComplete: (trailers) => this.#onComplete(trailers),
+        onInformational: (head) => {
+          if (head.status === 100) this.#releaseHeldBody(this.#exchange);
+        },
       },
       options.limits,
     );
@@ -285,6 +296,7 @@ export class Http1Connection implements BodySource {
     const plain = body === null && options.headers === undefined;
     let head: string;
     let keepAlive = true;
+    let expectContinue = false;
     let bodyBytes: string | Uint8Array | undefined;
     try {
       if (plain && method === this.#plainMethod && path === this.#plainPath) {
@@ -293,6 +305,7 @@ export class Http1Connection implements BodySource {
         const serialized = this.#serialize(method, path, options.headers, body);
         head = serialized.head;
         keepAlive = serialized.keepAlive;
+        expectContinue = serialized.expectContinue;
         bodyBytes = serialized.bodyBytes;
         if (plain) {
           this.#plainHead = head;
@@ -325,6 +338,8 @@ export class Http1Connection implements BodySource {
         drainExceeded: false,
         upgraded: false,
         bodyPending: false,
+        heldBody: undefined,
+        continueTimer: undefined,
       };
       this.#exchange = exchange;
       this.#state = 'busy';
@@ -335,7 +350,16 @@ export class Http1Connection implements BodySource {
         signal.addEventListener('abort', exchange.onAbort, { once: true });
       }
       const socket = this.#socket;
-      if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
+      if (expectContinue) {
+        // The head alone; the body waits for the server's go-ahead (or its silence).
+        socket.write(head, 'latin1');
+        exchange.heldBody = () => this.#writeBody(exchange, body, bodyBytes);
+        exchange.continueTimer = setTimeout(
+          () => this.#releaseHeldBody(exchange),
+          CONTINUE_TIMEOUT,
+        );
+        exchange.continueTimer.unref();
+      } else if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
         if (body === null || bodyBytes !== undefined) {
           // One write, no corking: the common bodiless request goes straight to the socket.
           socket.write(head, 'latin1');
@@ -364,7 +388,12 @@ export class Http1Connection implements BodySource {
     path: string,
     headers: HeadersInput | undefined,
     body: RequestBody,
-  ): { head: string; keepAlive: boolean; bodyBytes: string | Uint8Array | undefined } {
+  ): {
+    head: string;
+    keepAlive: boolean;
+    expectContinue: boolean;
+    bodyBytes: string | Uint8Array | undefined;
+  } {
     let framing: BodyFraming;
     let bodyBytes: string | Uint8Array | undefined;
     if (body === null) framing = NO_BODY;
@@ -383,7 +412,46 @@ export class Http1Connection implements BodySource {
       headers,
       framing,
     });
-    return { head: serialized.head, keepAlive: serialized.keepAlive, bodyBytes };
+    return {
+      head: serialized.head,
+      keepAlive: serialized.keepAlive,
+      expectContinue: serialized.expectContinue,
+      bodyBytes,
+    };
+  }
+
+  /** Writes a body held back for `100 Continue`. */
+  #writeBody(
+    exchange: Exchange,
+    body: RequestBody,
+    bodyBytes: string | Uint8Array | undefined,
+  ): void {
+    const socket = this.#socket;
+    if (bodyBytes !== undefined) {
+      if (typeof bodyBytes === 'string') socket.write(bodyBytes, 'utf8');
+      else socket.write(bodyBytes);
+      this.#requestWritten(exchange);
+    } else if (body !== null) {
+      void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+    } else this.#requestWritten(exchange);
+  }
+
+  /** `100 Continue` arrived, or the wait ran out: the held body goes now (once). */
+  #releaseHeldBody(exchange: Exchange | undefined): void {
+    if (exchange === undefined || this.#exchange !== exchange) return;
+    const write = exchange.heldBody;
+    if (write === undefined) return;
+    this.#dropHeldBody(exchange);
+    write();
+  }
+
+  /** The held body will not be written (a final answer came first, or the exchange ended). */
+  #dropHeldBody(exchange: Exchange): void {
+    exchange.heldBody = undefined;
+    if (exchange.continueTimer !== undefined) {
+      clearTimeout(exchange.continueTimer);
+      exchange.continueTimer = undefined;
+    }
   }
 
   async #pumpBody(exchange: Exchange, body: AsyncIterable<Uint8Array | string>): Promise<void> {
@@ -551,6 +619,12 @@ export class Http1Connection implements BodySource {
       return;
     }
     if (!head.keepAlive) exchange.keepAlive = false;
+    if (exchange.heldBody !== undefined) {
+      // A final answer to `Expect: 100-continue` before the go-ahead: the body is not sent, and
+      // the connection is not reused, since the server may still count on it (RFC 9110 §10.1.1).
+      this.#dropHeldBody(exchange);
+      exchange.keepAlive = false;
+    }
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
     const queue = new BodyQueue(this, this.#transientReads);
@@ -707,6 +781,7 @@ export class Http1Connection implements BodySource {
   #endExchange(exchange: Exchange): void {
     if (this.#exchange !== exchange) return;
     this.#exchange = undefined;
+    this.#dropHeldBody(exchange);
     this.#disarm();
     if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
       exchange.signal.removeEventListener('abort', exchange.onAbort);
@@ -733,6 +808,7 @@ export class Http1Connection implements BodySource {
     if (exchange !== undefined) {
       this.#exchange = undefined;
       this.#disarm();
+      this.#dropHeldBody(exchange);
       if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
         exchange.signal.removeEventListener('abort', exchange.onAbort);
       }
