@@ -125,6 +125,8 @@ type Exchange = {
    * and dropped if a final response comes first (RFC 9110 §10.1.1).
    */
   heldBody: (() => void) | undefined;
+  /** The held body when it is a stream: closed if it is never sent. */
+  heldStream: AsyncIterable<unknown> | undefined;
   continueTimer: NodeJS.Timeout | undefined;
 };
 
@@ -339,6 +341,7 @@ export class Http1Connection implements BodySource {
         upgraded: false,
         bodyPending: false,
         heldBody: undefined,
+        heldStream: undefined,
         continueTimer: undefined,
       };
       this.#exchange = exchange;
@@ -354,6 +357,7 @@ export class Http1Connection implements BodySource {
         // The head alone; the body waits for the server's go-ahead (or its silence).
         socket.write(head, 'latin1');
         exchange.heldBody = () => this.#writeBody(exchange, body, bodyBytes);
+        if (bodyBytes === undefined) exchange.heldStream = body as AsyncIterable<unknown>;
         exchange.continueTimer = setTimeout(
           () => this.#releaseHeldBody(exchange),
           CONTINUE_TIMEOUT,
@@ -441,17 +445,22 @@ export class Http1Connection implements BodySource {
     if (exchange === undefined || this.#exchange !== exchange) return;
     const write = exchange.heldBody;
     if (write === undefined) return;
+    exchange.heldBody = undefined; // sent now, so not closed by #dropHeldBody
     this.#dropHeldBody(exchange);
     write();
   }
 
   /** The held body will not be written (a final answer came first, or the exchange ended). */
   #dropHeldBody(exchange: Exchange): void {
+    const unsent = exchange.heldBody !== undefined ? exchange.heldStream : undefined;
     exchange.heldBody = undefined;
+    exchange.heldStream = undefined;
     if (exchange.continueTimer !== undefined) {
       clearTimeout(exchange.continueTimer);
       exchange.continueTimer = undefined;
     }
+    // A stream that will never be read is closed, so a file or a socket behind it is let go.
+    if (unsent !== undefined) closeStream(unsent);
   }
 
   async #pumpBody(exchange: Exchange, body: AsyncIterable<Uint8Array | string>): Promise<void> {
@@ -856,6 +865,28 @@ function isLatin1Safe(text: string): boolean {
 
 /** Body chunks at least this long are copied into an ArrayBuffer of their own. */
 const OWN_BUFFER_MIN = 4096;
+
+/** Closes a request body stream that will not be read: destroy() a Node stream, return() an iterator. */
+function closeStream(stream: AsyncIterable<unknown>): void {
+  try {
+    const destroy = (stream as { destroy?: unknown }).destroy;
+    if (typeof destroy === 'function') {
+      destroy.call(stream);
+      return;
+    }
+    const cancel = (stream as { cancel?: unknown }).cancel;
+    if (typeof cancel === 'function') {
+      // A web ReadableStream.
+      void Promise.resolve(cancel.call(stream)).catch(() => {});
+      return;
+    }
+    void stream[Symbol.asyncIterator]()
+      .return?.()
+      ?.catch(() => {});
+  } catch {
+    // Closing is a courtesy: a stream that refuses is left to its owner.
+  }
+}
 
 /**
  * A copy of `bytes` for the body to keep. A small one goes into Node's Buffer pool, which is

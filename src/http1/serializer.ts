@@ -377,7 +377,11 @@ class HeadBuilder {
         if (value.toLowerCase() !== '100-continue') {
           throw new InvalidArgumentError(`header "${name}": only "100-continue" is supported`);
         }
-        if (this.framing.kind === 'none') {
+        // An empty body is no content either: nothing to hold back.
+        if (
+          this.framing.kind === 'none' ||
+          (this.framing.kind === 'length' && this.framing.length === 0)
+        ) {
           throw new InvalidArgumentError(`header "${name}": 100-continue needs a request body`);
         }
         this.expectContinue = true;

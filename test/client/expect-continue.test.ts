@@ -4,10 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import { ConnectionPool } from '../../src/index.js';
+import { ConnectionPool, InvalidArgumentError } from '../../src/index.js';
 
-type Behaviour = 'continue' | 'refuse' | 'silent';
+type Behaviour = 'continue' | 'refuse' | 'refuse-slowly' | 'silent';
 
 /** The content of a complete chunked body, or undefined while its last chunk has not come. */
 function dechunk(raw: string): string | undefined {
@@ -53,8 +54,14 @@ async function expectServer(behaviour: Behaviour) {
       } else if (!answered && behaviour === 'refuse') {
         answered = true;
         socket.write('HTTP/1.1 413 Content Too Large\r\ncontent-length: 4\r\n\r\nnope');
+      } else if (!answered && behaviour === 'refuse-slowly') {
+        // The final answer's body takes longer than the client's continue timeout.
+        answered = true;
+        socket.write('HTTP/1.1 413 Content Too Large\r\ncontent-length: 4\r\n\r\nno');
+        setTimeout(() => socket.write('pe'), 1500);
       }
-      if (behaviour !== 'refuse' && body !== undefined && (length < 0 || body.length === length)) {
+      const refusing = behaviour === 'refuse' || behaviour === 'refuse-slowly';
+      if (!refusing && body !== undefined && (length < 0 || body.length === length)) {
         answered = true;
         socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
         // The next request on this connection gets its own 100.
@@ -122,16 +129,56 @@ describe('Expect: 100-continue', () => {
     }
   });
 
-  test('a server that says nothing gets the body after a second', async () => {
+  test('a server that says nothing gets the body after a second, bytes and streams alike', async () => {
     const server = await expectServer('silent');
     closers.push(server.close);
     const pool = new ConnectionPool(server.origin);
     try {
-      const started = Date.now();
-      const res = await pool.request({ method: 'POST', path: '/', headers, body: 'late' });
-      assert.equal(await res.text(), 'late');
-      const waited = Date.now() - started;
-      assert.ok(waited >= 900 && waited < 5000, `waited ${waited} ms`);
+      for (const body of ['late', Readable.from([Buffer.from('la'), Buffer.from('te')])]) {
+        const started = Date.now();
+        const res = await pool.request({ method: 'POST', path: '/', headers, body });
+        assert.equal(await res.text(), 'late');
+        const waited = Date.now() - started;
+        assert.ok(waited >= 900 && waited < 5000, `waited ${waited} ms`);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('a final answer whose body outlasts the wait: the request body is still never sent', async () => {
+    const server = await expectServer('refuse-slowly');
+    closers.push(server.close);
+    const pool = new ConnectionPool(server.origin);
+    try {
+      const res = await pool.request({ method: 'PUT', path: '/', headers, body: 'y'.repeat(3000) });
+      assert.equal(res.status, 413);
+      assert.equal(await res.text(), 'nope'); // its last bytes come after 1.5 s
+      assert.ok(!server.seen[0]!.total.includes('yyyy'), 'the body was sent after the timeout');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('an abort while the body is held: rejected, the stream closed, nothing sent', async () => {
+    const server = await expectServer('silent');
+    closers.push(server.close);
+    const pool = new ConnectionPool(server.origin);
+    try {
+      const stream = Readable.from(['never', 'sent']);
+      const signal = AbortSignal.timeout(100);
+      await assert.rejects(
+        pool.request({ method: 'PUT', path: '/', headers, body: stream, signal }),
+        (error: unknown) => error === signal.reason,
+      );
+      assert.equal(stream.destroyed, true);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      assert.ok(!server.seen[0]!.total.includes('never'));
+      // An empty body with Expect is refused: there is nothing to hold.
+      await assert.rejects(
+        pool.request({ method: 'PUT', path: '/', headers, body: '' }),
+        InvalidArgumentError,
+      );
     } finally {
       await pool.close();
     }
