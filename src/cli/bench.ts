@@ -18,7 +18,7 @@ import {
   UsageError,
 } from './args.js';
 import { formatBytes, formatMs, formatRate, table } from './format.js';
-import { INTERRUPTED, Interruption, type Io } from './io.js';
+import { INTERRUPTED, InFlight, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
   ErrorCounts,
@@ -230,15 +230,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
   });
 
   const one = async (): Promise<void> => {
-    const controller = new AbortController();
-    interruption.track(controller);
-    const timer = setTimeout(() => {
-      controller.abort(
-        Object.assign(new Error(`no complete response within ${settings.timeout} ms`), {
-          code: 'ERR_TIMEOUT',
-        }),
-      );
-    }, settings.timeout);
+    const controller = inFlight.begin(settings.timeout);
     const options: RequestOptions = {
       method: settings.method,
       path,
@@ -255,10 +247,8 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
       if (response.status >= 400) code = statusCode(response.status);
     } catch (error) {
       code = errorCode(error);
-    } finally {
-      clearTimeout(timer);
     }
-    if (interruption.forget(controller)) return;
+    if (inFlight.end(controller)) return;
     const end = performance.now();
     lastEnd = Math.max(lastEnd, end);
     latency.add(end - start);
@@ -270,19 +260,13 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
   };
 
   // Ctrl-C: nothing new starts; requests in flight are abandoned and left out of the report.
-  const interruption = new Interruption(io, () =>
-    progress.log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)'),
-  );
+  const inFlight = new InFlight(io, (line) => progress.log(line));
   progress.start();
   try {
     const workers = Array.from(
       { length: Math.min(settings.concurrency, settings.requests) },
       async () => {
-        while (
-          !interruption.stopped &&
-          started < settings.requests &&
-          performance.now() < deadline
-        ) {
+        while (!inFlight.stopped && started < settings.requests && performance.now() < deadline) {
           started++;
           await one();
         }
@@ -290,7 +274,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     );
     await Promise.all(workers);
   } finally {
-    interruption.close();
+    inFlight.close();
     progress.stop();
   }
   const stats = pool.stats();
@@ -310,7 +294,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     errors: errors.toJSON(),
     connectionsOpened: stats.created,
     requestsSent: stats.requests,
-    interrupted: interruption.stopped,
+    interrupted: inFlight.stopped,
   };
 }
 

@@ -19,7 +19,7 @@ import {
 } from './args.js';
 import { FileNamer } from './filenames.js';
 import { formatBytes, formatMs, formatPercent, formatRate, table } from './format.js';
-import { INTERRUPTED, Interruption, type Io } from './io.js';
+import { INTERRUPTED, InFlight, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
   ErrorCounts,
@@ -286,15 +286,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
       tally = new Tally();
       byOrigin.set(origin, tally);
     }
-    const controller = new AbortController();
-    interruption.track(controller);
-    const timer = setTimeout(() => {
-      controller.abort(
-        Object.assign(new Error(`no complete response within ${settings.timeout} ms`), {
-          code: 'ERR_TIMEOUT',
-        }),
-      );
-    }, settings.timeout);
+    const controller = inFlight.begin(settings.timeout);
     const start = performance.now();
     let bytes = 0;
     let code: string | undefined;
@@ -330,10 +322,8 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
       code = errorCode(error);
       message = firstLine(error instanceof Error ? error.message : String(error));
       if (file !== undefined) await rm(file, { force: true }).catch(() => {});
-    } finally {
-      clearTimeout(timer);
     }
-    if (interruption.forget(controller)) return;
+    if (inFlight.end(controller)) return;
     const end = performance.now();
     tally.record(start, end, bytes, code);
     all.record(start, end, bytes, code);
@@ -344,15 +334,13 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
   };
 
   // Ctrl-C: nothing new starts; requests in flight are abandoned and left out of the report.
-  const interruption = new Interruption(io, () =>
-    progress.log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)'),
-  );
+  const inFlight = new InFlight(io, (line) => progress.log(line));
   progress.start();
   try {
     const workers = Array.from(
       { length: Math.min(settings.concurrency, settings.urls.length) },
       async () => {
-        while (!interruption.stopped && next < settings.urls.length) {
+        while (!inFlight.stopped && next < settings.urls.length) {
           const url = settings.urls[next++]!;
           await fetchOne(url);
         }
@@ -360,7 +348,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     );
     await Promise.all(workers);
   } finally {
-    interruption.close();
+    inFlight.close();
     progress.stop();
   }
   const poolStats = agent.stats();
@@ -390,7 +378,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     perOrigin,
     failures,
     saved,
-    interrupted: interruption.stopped,
+    interrupted: inFlight.stopped,
   };
 }
 

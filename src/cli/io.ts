@@ -48,32 +48,45 @@ export const INTERRUPTED = 130;
 const INTERRUPT = Object.assign(new Error('interrupted'), { code: 'ERR_INTERRUPTED' });
 
 /**
- * Ctrl-C for a command that runs many requests: after the first one, {@link stopped} is true
- * (start nothing new) and every tracked request is aborted, to be left out of the report.
+ * The requests a command has in flight: each gets an AbortController with its own deadline
+ * (aborted with an `ERR_TIMEOUT` error), and Ctrl-C aborts them all. After the first Ctrl-C,
+ * {@link stopped} is true (start nothing new) and the aborted requests are to be left out of
+ * the report.
  */
-export class Interruption {
+export class InFlight {
   /** True once Ctrl-C was pressed. */
   stopped = false;
-  readonly #inFlight = new Set<AbortController>();
+  /** Each request's controller and its deadline timer. */
+  readonly #requests = new Map<AbortController, NodeJS.Timeout>();
   readonly #stopListening: (() => void) | undefined;
 
-  /** Listens for Ctrl-C on `io` (if it can tell); `onStop` runs once when it comes. */
-  constructor(io: Io, onStop: () => void) {
+  /** Listens for Ctrl-C on `io` (if it can tell) and says so through `log` when it comes. */
+  constructor(io: Io, log: (line: string) => void) {
     this.#stopListening = io.onInterrupt?.(() => {
       this.stopped = true;
-      onStop();
-      for (const controller of this.#inFlight) controller.abort(INTERRUPT);
+      log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)');
+      for (const controller of this.#requests.keys()) controller.abort(INTERRUPT);
     });
   }
 
-  /** Aborts `controller` on Ctrl-C, until {@link forget}. */
-  track(controller: AbortController): void {
-    this.#inFlight.add(controller);
+  /** A request starts: its controller, aborted after `timeoutMs` or on Ctrl-C. */
+  begin(timeoutMs: number): AbortController {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      controller.abort(
+        Object.assign(new Error(`no complete response within ${timeoutMs} ms`), {
+          code: 'ERR_TIMEOUT',
+        }),
+      );
+    }, timeoutMs);
+    this.#requests.set(controller, timer);
+    return controller;
   }
 
-  /** Stops tracking `controller`; true when Ctrl-C aborted it (leave its request uncounted). */
-  forget(controller: AbortController): boolean {
-    this.#inFlight.delete(controller);
+  /** The request ended; true when Ctrl-C aborted it (leave it uncounted). */
+  end(controller: AbortController): boolean {
+    clearTimeout(this.#requests.get(controller));
+    this.#requests.delete(controller);
     return controller.signal.reason === INTERRUPT;
   }
 
