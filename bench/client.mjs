@@ -12,6 +12,7 @@
  */
 import http from 'node:http';
 import net from 'node:net';
+import { reportAndExit } from './child.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 
@@ -308,14 +309,4 @@ async function main() {
   }
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (error) => {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-    process.stdout.write(`${JSON.stringify({ error: message })}\n`);
-    process.exit(1);
-  },
-);
+reportAndExit(main());

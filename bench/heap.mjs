@@ -10,6 +10,7 @@
  * Prints one JSON line: {n, idle, heapPerConnBytes, rssPerConnBytes} or {error}.
  */
 import http from 'node:http';
+import { reportAndExit } from './child.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 
@@ -125,15 +126,4 @@ async function main() {
   };
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (error) => {
-    process.stdout.write(
-      `${JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })}\n`,
-    );
-    process.exit(1);
-  },
-);
+reportAndExit(main());

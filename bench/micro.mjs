@@ -11,6 +11,7 @@
  *
  * Prints one JSON line: {pairs, elapsedMs, nsPerPair, pairsPerSec, cpuUs} or {error}.
  */
+import { reportAndExit } from './child.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
 
@@ -168,15 +169,4 @@ async function main() {
   };
 }
 
-main().then(
-  (result) => {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    process.exit(0);
-  },
-  (error) => {
-    process.stdout.write(
-      `${JSON.stringify({ error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) })}\n`,
-    );
-    process.exit(1);
-  },
-);
+reportAndExit(main());
