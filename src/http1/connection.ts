@@ -352,37 +352,17 @@ export class Http1Connection implements BodySource {
         exchange.onAbort = () => this.#fail(abortReason(signal), exchange);
         signal.addEventListener('abort', exchange.onAbort, { once: true });
       }
-      const socket = this.#socket;
       if (expectContinue) {
         // The head alone; the body waits for the server's go-ahead (or its silence).
-        socket.write(head, 'latin1');
-        exchange.heldBody = () => this.#writeBody(exchange, body, bodyBytes);
+        this.#socket.write(head, 'latin1');
+        exchange.heldBody = () => this.#writeRequest(exchange, '', body, bodyBytes);
         if (bodyBytes === undefined) exchange.heldStream = body as AsyncIterable<unknown>;
         exchange.continueTimer = setTimeout(
           () => this.#releaseHeldBody(exchange),
           CONTINUE_TIMEOUT,
         );
         exchange.continueTimer.unref();
-      } else if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
-        if (body === null || bodyBytes !== undefined) {
-          // One write, no corking: the common bodiless request goes straight to the socket.
-          socket.write(head, 'latin1');
-          this.#requestWritten(exchange);
-        } else {
-          socket.write(head, 'latin1');
-          void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
-        }
-      } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
-        // Head and an ASCII body as one string: one write, one system call.
-        socket.write(head + bodyBytes, 'latin1');
-        this.#requestWritten(exchange);
-      } else {
-        socket.cork();
-        socket.write(head, 'latin1');
-        socket.write(bodyBytes);
-        socket.uncork();
-        this.#requestWritten(exchange);
-      }
+      } else this.#writeRequest(exchange, head, body, bodyBytes);
     });
   }
 
@@ -424,20 +404,33 @@ export class Http1Connection implements BodySource {
     };
   }
 
-  /** Writes a body held back for `100 Continue`. */
-  #writeBody(
+  /**
+   * Writes the request: its head and its body. `head` is empty for a body that was held back
+   * for `100 Continue` (the head went ahead alone).
+   */
+  #writeRequest(
     exchange: Exchange,
+    head: string,
     body: RequestBody,
     bodyBytes: string | Uint8Array | undefined,
   ): void {
     const socket = this.#socket;
-    if (bodyBytes !== undefined) {
-      if (typeof bodyBytes === 'string') socket.write(bodyBytes, 'utf8');
-      else socket.write(bodyBytes);
+    if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
+      // One write, no corking: the common bodiless request goes straight to the socket.
+      if (head !== '') socket.write(head, 'latin1');
+      if (body === null || bodyBytes !== undefined) this.#requestWritten(exchange);
+      else void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+    } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
+      // Head and an ASCII body as one string: one write, one system call.
+      socket.write(head + bodyBytes, 'latin1');
       this.#requestWritten(exchange);
-    } else if (body !== null) {
-      void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
-    } else this.#requestWritten(exchange);
+    } else {
+      socket.cork();
+      if (head !== '') socket.write(head, 'latin1');
+      socket.write(bodyBytes);
+      socket.uncork();
+      this.#requestWritten(exchange);
+    }
   }
 
   /** `100 Continue` arrived, or the wait ran out: the held body goes now (once). */
@@ -851,9 +844,10 @@ export class Http1Connection implements BodySource {
 }
 
 const NO_BODY: BodyFraming = { kind: 'none' };
-
-function ignore(): void {}
 const CHUNKED: BodyFraming = { kind: 'chunked' };
+
+/** Stands in for an exchange's settled resolve/reject, so they hold nothing. */
+function ignore(): void {}
 
 /** True when every character is ASCII, so Latin-1 and UTF-8 encode the string alike. */
 function isLatin1Safe(text: string): boolean {
