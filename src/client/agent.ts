@@ -146,11 +146,9 @@ export class Agent implements AsyncDisposable {
     }
     this.#options = options;
     this.#poolOptions = poolOptions;
-    // Checked once, here, rather than on the first request.
-    checkPoolOptions(poolOptions);
-    if (poolOptions.socketPath !== undefined && proxy !== undefined) {
-      throw new InvalidArgumentError('socketPath and proxy cannot be used together');
-    }
+    // Checked once, here, rather than on the first request (with the proxy, for the
+    // combinations it rules out; its value is parsed below).
+    checkPoolOptions(proxy === undefined ? poolOptions : { ...poolOptions, proxy });
     this.#proxy =
       proxy === undefined || proxy === 'env'
         ? proxy
@@ -343,14 +341,16 @@ export class Agent implements AsyncDisposable {
    * (at most 20), as the Fetch standard says.
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    // The body limit of the pool that carried the last hop applies to the decoded body too.
-    return fetchThrough(this, input, init, (url) => {
-      const pool = this.#closed ? undefined : this.pool(url.origin);
-      return pool === undefined
-        ? Number.POSITIVE_INFINITY
-        : (this.#maxResponseSize.get(pool) ?? Number.POSITIVE_INFINITY);
-    });
+    return fetchThrough(this, input, init, this.#decodedLimit);
   }
+
+  /** The body limit of the pool that carried a fetch's last hop: it bounds the decoded body too. */
+  readonly #decodedLimit = (url: URL): number => {
+    const pool = this.#closed ? undefined : this.pool(url.origin);
+    return pool === undefined
+      ? Number.POSITIVE_INFINITY
+      : (this.#maxResponseSize.get(pool) ?? Number.POSITIVE_INFINITY);
+  };
 
   /**
    * `options` is sent as it is (it already carries the hop's `path`), on every attempt.
