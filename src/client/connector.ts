@@ -1,8 +1,8 @@
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
 import { connectSharedReads, connectTlsSharedReads } from '../http1/shared-read.js';
-import type { Origin } from './origin.js';
+import { type Origin, serverName } from './origin.js';
 import { openTunnel, type ProxyConfig } from './proxy.js';
 import { type Routing, routing } from './routing.js';
 
@@ -113,8 +113,7 @@ function handshake(
         ...(over === undefined && options.socketPath !== undefined
           ? { path: options.socketPath }
           : {}),
-        // SNI must not carry an IP address (RFC 6066 §3).
-        servername: options.tls?.servername ?? (isIP(origin.hostname) !== 0 ? '' : origin.hostname),
+        servername: options.tls?.servername ?? serverName(origin.hostname),
       };
       if (options.session !== undefined) tlsOptions.session = options.session;
       // A TLS socket of our own reads into the shared buffer too; one inside a tunnel cannot.

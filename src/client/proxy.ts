@@ -21,7 +21,7 @@ import {
   SocketError,
 } from '../errors.js';
 import { isTokenString } from '../http1/serializer.js';
-import { type Origin, parseOrigin } from './origin.js';
+import { type Origin, parseOrigin, serverName } from './origin.js';
 import { type Routing, routing } from './routing.js';
 
 /** A parsed proxy: where to connect and what to tell it. */
@@ -419,8 +419,7 @@ export function openTunnel(
           ...routing(options),
           host: hostname,
           port,
-          // SNI must not carry an IP address (RFC 6066 §3).
-          servername: isIP(hostname) !== 0 ? '' : hostname,
+          servername: serverName(hostname),
         })
       : netConnect({ ...routing(options), host: hostname, port });
     const connectEvent = secure ? 'secureConnect' : 'connect';
