@@ -87,6 +87,13 @@ const DEFAULT_MAX_DRAIN = 256 * 1024;
 const CONTINUE_TIMEOUT = 1000;
 /** Longest gap between body chunks while throwing an unread body away (ms). */
 const DRAIN_TIMEOUT = 1000;
+/**
+ * Most ms a finished response waits for its request's last write to be flushed before the
+ * connection is given up instead of reused. A TLS socket reports its write done a little after
+ * the bytes left; a request still unsent after this is stuck behind a server that stopped
+ * reading, and a next request would queue behind it.
+ */
+const FLUSH_WAIT = 250;
 
 /** Methods whose requests may be replayed when the first attempt provably reached no server logic. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
@@ -100,6 +107,10 @@ type Exchange = {
   method: string;
   keepAlive: boolean;
   requestWritten: boolean;
+  /** The request's last write has reached the socket (its write callback ran). */
+  requestFlushed: boolean;
+  /** The response ended before {@link requestFlushed}: the reuse verdict waits for the flush. */
+  flushTimer: NodeJS.Timeout | undefined;
   responseComplete: boolean;
   /** Unsolicited bytes after the response, an early response, or a protocol error: never reuse. */
   poisoned: boolean;
@@ -326,6 +337,8 @@ export class Http1Connection implements BodySource {
         method,
         keepAlive,
         requestWritten: false,
+        requestFlushed: false,
+        flushTimer: undefined,
         responseComplete: false,
         poisoned: false,
         body: undefined,
@@ -417,17 +430,21 @@ export class Http1Connection implements BodySource {
     const socket = this.#socket;
     if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
       // One write, no corking: the common bodiless request goes straight to the socket.
-      if (head !== '') socket.write(head, 'latin1');
-      if (body === null || bodyBytes !== undefined) this.#requestWritten(exchange);
-      else void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+      if (body === null || bodyBytes !== undefined) {
+        socket.write(head, 'latin1', this.#onFlushed);
+        this.#requestWritten(exchange);
+      } else {
+        if (head !== '') socket.write(head, 'latin1');
+        void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
+      }
     } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
       // Head and an ASCII body as one string: one write, one system call.
-      socket.write(head + bodyBytes, 'latin1');
+      socket.write(head + bodyBytes, 'latin1', this.#onFlushed);
       this.#requestWritten(exchange);
     } else {
       socket.cork();
       if (head !== '') socket.write(head, 'latin1');
-      socket.write(bodyBytes);
+      socket.write(bodyBytes, this.#onFlushed);
       socket.uncork();
       this.#requestWritten(exchange);
     }
@@ -474,7 +491,7 @@ export class Http1Connection implements BodySource {
         if (!flushed) await this.#drained(exchange);
       }
       if (this.#exchange !== exchange) return;
-      socket.write(LAST_CHUNK, 'latin1');
+      socket.write(LAST_CHUNK, 'latin1', this.#onFlushed);
       this.#requestWritten(exchange);
     } catch (error) {
       if (this.#exchange !== exchange) return;
@@ -513,6 +530,22 @@ export class Http1Connection implements BodySource {
       }
     });
   }
+
+  /**
+   * The write callback of a request's last write: from now on its bytes are the kernel's. One
+   * function per connection: an exchange ends reusable only after its flush, so a callback
+   * that runs always belongs to the current exchange (or to none, once the socket is gone).
+   */
+  readonly #onFlushed = (error?: Error | null): void => {
+    const exchange = this.#exchange;
+    if (error != null || exchange === undefined || exchange.requestFlushed) return;
+    exchange.requestFlushed = true;
+    if (exchange.flushTimer !== undefined) {
+      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer = undefined;
+      this.#endExchange(exchange);
+    }
+  };
 
   #requestWritten(exchange: Exchange): void {
     exchange.requestWritten = true;
@@ -699,6 +732,10 @@ export class Http1Connection implements BodySource {
 
   #onSocketEnd(): void {
     const exchange = this.#exchange;
+    if (exchange?.flushTimer !== undefined) {
+      this.#fail(new SocketError('the server closed the connection'), exchange);
+      return;
+    }
     if (exchange === undefined || exchange.responseComplete) {
       this.#destroy(undefined);
       return;
@@ -782,6 +819,28 @@ export class Http1Connection implements BodySource {
 
   #endExchange(exchange: Exchange): void {
     if (this.#exchange !== exchange) return;
+    if (
+      !exchange.requestFlushed &&
+      exchange.flushTimer === undefined &&
+      exchange.keepAlive &&
+      !exchange.poisoned
+    ) {
+      // The answer came before the socket said the request's last bytes were written (a TLS
+      // socket says so a little later): the verdict waits for that, a bounded while. Reusing
+      // now could queue the next request behind bytes the server may never read.
+      this.#disarm();
+      exchange.flushTimer = setTimeout(() => {
+        exchange.flushTimer = undefined;
+        exchange.poisoned = true;
+        this.#endExchange(exchange);
+      }, FLUSH_WAIT);
+      exchange.flushTimer.unref();
+      return;
+    }
+    if (exchange.flushTimer !== undefined) {
+      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer = undefined;
+    }
     this.#exchange = undefined;
     this.#dropHeldBody(exchange);
     this.#disarm();
@@ -789,15 +848,15 @@ export class Http1Connection implements BodySource {
       exchange.signal.removeEventListener('abort', exchange.onAbort);
     }
     this.#completedExchanges++;
-    // A fixed-length body counts as written once it is queued on the socket, but bytes still
-    // in the write buffer mean the server answered before reading all of it (an early
-    // response): a next request would queue behind them, so the connection is not reused.
+    // Only a request whose last write was flushed leaves the connection in step: one whose
+    // bytes are still queued means the server answered without reading it all (an early
+    // response), and a next request would queue behind them.
     const reusable =
       exchange.keepAlive &&
       !exchange.poisoned &&
+      exchange.requestFlushed &&
       !this.#socket.destroyed &&
-      this.#socket.readable &&
-      this.#socket.writableLength === 0;
+      this.#socket.readable;
     if (reusable) this.#state = 'idle';
     else this.#destroy(undefined);
     this.#events.onExchangeEnd?.(reusable);
@@ -807,6 +866,15 @@ export class Http1Connection implements BodySource {
   #fail(error: Error, only?: Exchange): void {
     const exchange = this.#exchange;
     if (only !== undefined && exchange !== only) return;
+    if (exchange?.flushTimer !== undefined) {
+      // The response was delivered whole and only the reuse verdict was pending: not an error
+      // of the exchange, just a connection that cannot be reused.
+      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer = undefined;
+      exchange.poisoned = true;
+      this.#endExchange(exchange);
+      return;
+    }
     if (exchange !== undefined) {
       this.#exchange = undefined;
       this.#disarm();
