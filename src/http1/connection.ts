@@ -158,6 +158,8 @@ export class Http1Connection implements BodySource {
   readonly #options: Http1ConnectionOptions;
   readonly #events: ConnectionEvents;
   readonly #parser: ResponseParser;
+  /** Read while the socket is open: a destroyed socket no longer knows it. */
+  readonly #localPort: number | undefined;
   #state: ConnectionState = 'idle';
   #exchange: Exchange | undefined;
   /**
@@ -208,6 +210,7 @@ export class Http1Connection implements BodySource {
    */
   constructor(socket: Socket, options: Http1ConnectionOptions, events: ConnectionEvents = {}) {
     this.#socket = socket;
+    this.#localPort = socket.localPort;
     this.#options = options;
     this.#events = events;
     this.#parser = new ResponseParser(
@@ -269,9 +272,9 @@ export class Http1Connection implements BodySource {
     return this.#keepAliveHintMs;
   }
 
-  /** The socket's local port, useful in logs and tests. */
+  /** The socket's local port, useful in logs and tests; still known once the socket is gone. */
   get localPort(): number | undefined {
-    return this.#socket.localPort;
+    return this.#localPort;
   }
 
   /**

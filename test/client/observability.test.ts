@@ -31,6 +31,7 @@ describe('observability', async () => {
       error?: { code?: string };
       reason?: string;
       requests?: number;
+      localPort?: number;
     };
     const seen: Array<[string, Message]> = [];
     const names = [
@@ -84,6 +85,9 @@ describe('observability', async () => {
     const [, closed] = seen[7]!;
     assert.equal(closed.reason, 'not-reusable');
     assert.equal(closed.requests, 3);
+    // The close names the connection the open did, though its socket is gone by then.
+    assert.equal(typeof open.localPort, 'number');
+    assert.equal(closed.localPort, open.localPort);
   });
 
   test('stats() splits wait, lease and connect time and counts reuse', async () => {
@@ -167,7 +171,8 @@ describe('observability', async () => {
       ['--input-type=module', '-e', script],
       { env: { ...process.env, NODE_DEBUG: 'httpool' }, timeout: 10_000 },
     );
-    assert.match(stderr, /HTTPOOL \d+: http:\/\/127\.0\.0\.1:\d+: connection \d+ opened/);
-    assert.match(stderr, /closed \(pool-closed\)/);
+    const opened = /HTTPOOL \d+: http:\/\/127\.0\.0\.1:\d+: connection (\d+) opened/.exec(stderr);
+    assert.ok(opened, stderr);
+    assert.match(stderr, new RegExp(`connection ${opened[1]} closed \\(pool-closed\\)`));
   });
 });
