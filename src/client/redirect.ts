@@ -53,7 +53,8 @@ export interface RedirectHop {
  * - a hop to another origin (scheme, host or port) drops Authorization, Cookie and
  *   Proxy-Authorization, and since the next hop starts from these headers they stay dropped;
  * - a Host given by the caller is dropped: it named the old server;
- * - a Location that is not an http: or https: URL is refused with {@link RedirectError}.
+ * - a Location that is not an http: or https: URL, or one with credentials (`user:pw@`), is
+ *   refused with {@link RedirectError}.
  *
  * Returns undefined when the response has no usable Location (it is then the final answer).
  */
@@ -73,6 +74,11 @@ export function nextHop(
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new RedirectError(`refusing to follow a redirect to ${url.protocol}`, status);
+  }
+  if (url.username !== '' || url.password !== '') {
+    // Followed, they would be dropped without a word (a URL given directly is refused the same
+    // way); sent, they would go wherever a server pointed. Neither is what the caller asked.
+    throw new RedirectError('refusing to follow a redirect to a URL with credentials', status);
   }
   url.hash = '';
   let nextMethod = method;

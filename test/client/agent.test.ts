@@ -261,6 +261,30 @@ describe('Agent redirects', () => {
     await assert.rejects(agent.request(`${server.origin}/`, { redirect: 'follow' }), RedirectError);
     await server.close();
   });
+
+  test('a redirect to a URL with credentials is refused, not followed without them', async () => {
+    const seen: string[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization ?? '-'}`);
+      const location = req.url === '/' ? `http://user:pw@${req.headers.host}/next` : undefined;
+      res.writeHead(location ? 302 : 200, {
+        ...(location ? { location } : {}),
+        'content-length': 0,
+      });
+      res.end();
+    });
+    await using agent = new Agent();
+    await assert.rejects(
+      agent.request(`${server.origin}/`, { redirect: 'follow' }),
+      (error: Error) => error instanceof RedirectError && /credentials/.test(error.message),
+    );
+    // Manual mode hands the redirect over as it is.
+    const manual = await agent.request(`${server.origin}/`);
+    assert.equal(manual.status, 302);
+    await manual.dump();
+    assert.deepEqual(seen, ['/ -', '/ -'], 'the target was never requested');
+    await server.close();
+  });
 });
 
 describe('Agent retries', () => {

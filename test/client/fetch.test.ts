@@ -457,6 +457,21 @@ describe('agent.fetch', () => {
       );
     });
 
+    test('a redirect to a URL with credentials fails with a RedirectError cause', async () => {
+      const target = `${server.origin.replace('http://', 'http://user:pw@')}/echo`;
+      await assert.rejects(
+        agent.fetch(redirect(302, target)),
+        (error: Error) =>
+          error instanceof TypeError &&
+          error.cause instanceof RedirectError &&
+          /credentials/.test(error.cause.message),
+      );
+      // Without credentials the same hop is followed.
+      const res = await agent.fetch(redirect(302, `${server.origin}/echo`));
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+    });
+
     test('20 redirects are followed, the 21st fails', async () => {
       const s = await compare(() => `${server.origin}/loop/0?limit=20`);
       assert.equal(s.body, 'done 20');
