@@ -37,6 +37,12 @@ export interface PoolOptions {
   keepAliveTimeoutThreshold?: number;
   /** Body bytes read to throw an unread response away before closing instead. Default 256 KiB. */
   maxDrainBytes?: number;
+  /**
+   * Most ms spent throwing an unread response away (`dump()`, or a lease released with its
+   * body unread), however steadily its bytes come; then the connection is closed and its slot
+   * freed. Default 1000.
+   */
+  maxDrainTime?: number;
   /** Response parser limits (header size, header count, ...). */
   limits?: Partial<ParserLimits>;
   /** TLS settings for `https:` origins: ca, cert, key, servername, rejectUnauthorized, ... */
@@ -274,6 +280,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
         headersTimeout: this.#options.headersTimeout,
         bodyTimeout: this.#options.bodyTimeout,
         maxDrainBytes: this.#options.maxDrainBytes,
+        maxDrainTime: this.#options.maxDrainTime,
       },
       {
         onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),
@@ -704,6 +711,7 @@ export function checkPoolOptions(options: PoolOptions): void {
     'maxRequestsPerConnection',
     'keepAliveTimeoutThreshold',
     'maxDrainBytes',
+    'maxDrainTime',
     'leakDetectionTimeout',
   ] as const) {
     const value = options[name];

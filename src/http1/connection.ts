@@ -60,6 +60,11 @@ export interface Http1ConnectionOptions {
   bodyTimeout?: number | undefined;
   /** Body bytes a connection reads to throw away an unread response before it gives up and closes; default 256 KiB. */
   maxDrainBytes?: number | undefined;
+  /**
+   * Most ms spent throwing an unread body away, however steadily its bytes come; then the
+   * connection is closed instead. Default 1000.
+   */
+  maxDrainTime?: number | undefined;
 }
 
 /** What a connection tells its owner. Every callback is optional. */
@@ -87,6 +92,8 @@ const DEFAULT_MAX_DRAIN = 256 * 1024;
 const CONTINUE_TIMEOUT = 1000;
 /** Longest gap between body chunks while throwing an unread body away (ms). */
 const DRAIN_TIMEOUT = 1000;
+/** Longest time spent throwing an unread body away, by default (ms). */
+const DEFAULT_MAX_DRAIN_TIME = 1000;
 /**
  * Most ms a finished response waits for its request's last write to be flushed before the
  * connection is given up instead of reused. A TLS socket reports its write done a little after
@@ -127,6 +134,8 @@ type Exchange = {
   drainedBytes: number;
   /** Draining would read more than `maxDrainBytes`: close instead. */
   drainExceeded: boolean;
+  /** Ends a drain that takes longer than `maxDrainTime` (a server dripping bytes). */
+  drainTimer: NodeJS.Timeout | undefined;
   /** The server switched protocols (101), which this client never asks for. */
   upgraded: boolean;
   /** The head has arrived and the body timer is still to be armed (after the parser returns). */
@@ -354,6 +363,7 @@ export class Http1Connection implements BodySource {
         draining: false,
         drainedBytes: 0,
         drainExceeded: false,
+        drainTimer: undefined,
         upgraded: false,
         bodyPending: false,
         heldBody: undefined,
@@ -816,12 +826,31 @@ export class Http1Connection implements BodySource {
         ? Math.min(bodyTimeout, DRAIN_TIMEOUT)
         : DRAIN_TIMEOUT,
     );
+    // The gap timer restarts with every byte: a server sending one now and then would keep the
+    // connection (and its pool slot) draining for as long as it likes without an overall bound.
+    const maxDrainTime = this.#options.maxDrainTime ?? DEFAULT_MAX_DRAIN_TIME;
+    if (exchange.drainTimer === undefined && Number.isFinite(maxDrainTime)) {
+      exchange.drainTimer = setTimeout(() => {
+        exchange.drainTimer = undefined;
+        this.#fail(
+          new SocketError(
+            `closed instead of draining an unread response for over ${maxDrainTime} ms`,
+          ),
+          exchange,
+        );
+      }, maxDrainTime);
+      exchange.drainTimer.unref();
+    }
   }
 
   // --- ending ---
 
   #endExchange(exchange: Exchange): void {
     if (this.#exchange !== exchange) return;
+    if (exchange.drainTimer !== undefined) {
+      clearTimeout(exchange.drainTimer);
+      exchange.drainTimer = undefined;
+    }
     if (
       !exchange.requestFlushed &&
       exchange.flushTimer === undefined &&
@@ -881,6 +910,7 @@ export class Http1Connection implements BodySource {
     if (exchange !== undefined) {
       this.#exchange = undefined;
       this.#disarm();
+      if (exchange.drainTimer !== undefined) clearTimeout(exchange.drainTimer);
       this.#dropHeldBody(exchange);
       if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
         exchange.signal.removeEventListener('abort', exchange.onAbort);
