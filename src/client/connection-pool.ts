@@ -123,6 +123,12 @@ export interface PoolStats {
   reused: number;
   /** Leaks reported, ever: leases held too long or collected unreleased, response bodies collected unread. */
   leaks: number;
+  /**
+   * ms this pool keeps idle connections at most since the server closed one that sat idle
+   * (a quarter less than it had been idle); undefined until that happens, and again after a
+   * `Keep-Alive: timeout` hint, which is followed instead.
+   */
+  learnedIdleTimeout: number | undefined;
   /** ms callers waited for a connection (acquire to lend). */
   waitTime: DurationSummary;
   /** ms connections stayed leased (lend to return). */
@@ -156,6 +162,10 @@ class Slot {
   exchange: { method: string; path: string; startedAt: number } | undefined;
   /** The lease ended while an exchange was running: put the connection back when it ends. */
   returnWhenDone = false;
+  /** Clock time the connection was last put back to wait idle (NaN before). */
+  idleSince = Number.NaN;
+  /** The pool is closing it: a close the server did not start. */
+  closing = false;
 
   constructor(retireAt: number) {
     this.retireAt = retireAt;
@@ -167,6 +177,8 @@ const DEFAULT_IDLE_TIMEOUT = 4000;
 const MAX_REPLAYS = 2;
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 const DEFAULT_KEEP_ALIVE_THRESHOLD = 1000;
+/** After the server closed a connection idle for T ms, idle connections are kept for T × this. */
+const IDLE_CLOSE_MARGIN = 0.75;
 
 /**
  * The classic connection pool for one origin (`scheme://host:port`): it opens up to `maxSize`
@@ -193,6 +205,8 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   /** True for an `http:` origin behind a proxy: requests are sent in absolute form. */
   readonly #forwarded: boolean;
   #tlsSession: Buffer | undefined;
+  /** ms idle connections are kept at most, learned from the server closing idle ones; none yet. */
+  #learnedIdleTimeout: number | undefined;
   #requests = 0;
   #replayed = 0;
   #reused = 0;
@@ -285,7 +299,10 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       {
         onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),
         // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
-        onClose: () => this.#pool.evict(slot),
+        onClose: () => {
+          if (!slot.closing && Number.isNaN(slot.leasedAt)) this.#learnIdleClose(slot);
+          this.#pool.evict(slot);
+        },
         onBodyAbandoned: () => {
           // A lease (acquire()) that was dropped too is reported by its own finalizer.
           if (slot.returnWhenDone) {
@@ -308,6 +325,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
   }
 
   #close(slot: Slot, reason: CloseReason): Promise<void> {
+    slot.closing = true;
     this.#endLease(slot);
     slot.connection.destroy();
     this.#budget?.release();
@@ -575,16 +593,36 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
     this.#pool.discard(slot);
   }
 
+  /**
+   * The server closed a connection that sat idle in the pool: it keeps idle connections no
+   * longer than that, hint or not (RFC 9112 §9.5 lets it close at any time). From now on this
+   * pool keeps them a quarter less, so a request never races the server's close.
+   */
+  #learnIdleClose(slot: Slot): void {
+    if (Number.isNaN(slot.idleSince)) return;
+    const idleFor = this.#now() - slot.idleSince;
+    const keep = idleFor * IDLE_CLOSE_MARGIN;
+    if (this.#learnedIdleTimeout === undefined || keep < this.#learnedIdleTimeout) {
+      this.#learnedIdleTimeout = keep;
+      debug('%s: server closed a connection idle for %s ms', this.origin, idleFor.toFixed(0));
+    }
+  }
+
   #putBack(slot: Slot): void {
     const connection = slot.connection;
     const now = performance.now();
     let expiresAt = slot.retireAt;
     const hint = connection.keepAliveHint;
+    const clockNow = this.#clock === undefined ? now : this.#clock.now();
     if (hint !== undefined) {
       const threshold = this.#options.keepAliveTimeoutThreshold ?? DEFAULT_KEEP_ALIVE_THRESHOLD;
-      const clockNow = this.#clock === undefined ? now : this.#clock.now();
       expiresAt = Math.min(expiresAt, clockNow + hint - threshold);
+      // The server said how long it keeps connections: that beats what its closes suggested.
+      this.#learnedIdleTimeout = undefined;
+    } else if (this.#learnedIdleTimeout !== undefined) {
+      expiresAt = Math.min(expiresAt, clockNow + this.#learnedIdleTimeout);
     }
+    slot.idleSince = clockNow;
     const reusable =
       connection.isHealthy() &&
       slot.requests < (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY) &&
@@ -612,6 +650,7 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
       acquireTimeouts: s.timedOut,
       reused: this.#reused,
       leaks: this.#leaks,
+      learnedIdleTimeout: this.#learnedIdleTimeout,
       waitTime: this.#waitTime.summary(),
       leaseTime: this.#leaseTime.summary(),
       connectTime: this.#connectTime.summary(),
