@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
   AcquireTimeoutError,
@@ -596,9 +597,13 @@ describe('bodies, backpressure and leases', () => {
   });
 
   test('a lease stays alive while only its response body, or a read of it, is kept', async () => {
+    // The rest of each body is sent only after the collections: were it sent on a timer, a slow
+    // collection under load would let the bodies end first, and a lease dropped unreleased
+    // after its body ended is a leak, rightly reported.
+    const waiting: Socket[] = [];
     const server = await startRawServer((socket) => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
-      setTimeout(() => socket.write('world'), 120);
+      waiting.push(socket);
     });
     const pool = new ConnectionPool(server.origin, { maxSize: 3 });
     try {
@@ -607,6 +612,8 @@ describe('bodies, backpressure and leases', () => {
       const iterator = (await (await pool.acquire()).request({})).body[Symbol.asyncIterator]();
       const reading = (await (await pool.acquire()).request({})).text();
       await collectGarbage(6);
+      assert.equal(pool.stats().leaks, 0, 'no lease was collected while its body was unfinished');
+      for (const socket of waiting) socket.write('world');
       assert.equal(await body.text(), 'helloworld');
       let streamed = '';
       for (let r = await iterator.next(); r.done !== true; r = await iterator.next()) {
