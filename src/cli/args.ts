@@ -3,6 +3,7 @@
  * its errors turned into one-line {@link UsageError}s, and checked number options.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { quote } from './escape.js';
 
 /** Bad command-line input: the program prints the message on one line and exits with status 2. */
 export class UsageError extends Error {
@@ -33,7 +34,7 @@ export interface ParsedCommandLine {
 export function parseCommandLine(argv: readonly string[], options: OptionSpec): ParsedCommandLine {
   try {
     const parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(argv, options),
       options,
       strict: true,
       allowPositionals: true,
@@ -42,6 +43,46 @@ export function parseCommandLine(argv: readonly string[], options: OptionSpec): 
   } catch (error) {
     throw new UsageError(describeParseError(error));
   }
+}
+
+/**
+ * `--timeout -5` and `-c -1` rewritten as `--timeout=-5` and `--concurrency=-1`. `parseArgs`
+ * refuses a value that starts with a dash as ambiguous (a forgotten value before another
+ * option), but no option is named by a digit: a negative number is a value, and the option's
+ * own check then says plainly what range it takes.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    const name = takesValue(arg, options);
+    if (name !== undefined && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** The long name of the string option `arg` names on its own (`--name` or `-n`), if it does. */
+function takesValue(arg: string, options: OptionSpec): string | undefined {
+  if (/^--[^=]+$/.test(arg)) {
+    const name = arg.slice(2);
+    return Object.hasOwn(options, name) && options[name]?.type === 'string' ? name : undefined;
+  }
+  if (/^-[^-]$/.test(arg)) {
+    for (const [name, spec] of Object.entries(options)) {
+      if (spec.short === arg[1] && spec.type === 'string') return name;
+    }
+  }
+  return undefined;
 }
 
 function describeParseError(error: unknown): string {
@@ -115,7 +156,7 @@ export function integerOption(
   const value = /^\s*\d+\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(value) || value < range.min || value > range.max) {
     throw new UsageError(
-      `--${name} must be an integer from ${range.min} to ${range.max}, got ${JSON.stringify(raw)}`,
+      `--${name} must be an integer from ${range.min} to ${range.max}, got ${quote(raw)}`,
     );
   }
   return value;
@@ -136,7 +177,7 @@ export function positiveNumberOption(
   const value = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isFinite(value) || value <= 0 || value > max) {
     throw new UsageError(
-      `--${name} must be a number greater than 0 and at most ${max}, got ${JSON.stringify(raw)}`,
+      `--${name} must be a number greater than 0 and at most ${max}, got ${quote(raw)}`,
     );
   }
   return value;
@@ -153,11 +194,11 @@ export function parseHttpUrl(text: string, where = 'URL'): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new UsageError(`${where}: not a valid URL: ${JSON.stringify(clip(text))}`);
+    throw new UsageError(`${where}: not a valid URL: ${quote(clip(text))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new UsageError(
-      `${where}: only http: and https: URLs are supported: ${JSON.stringify(clip(text))}`,
+      `${where}: only http: and https: URLs are supported: ${quote(clip(text))}`,
     );
   }
   if (url.username !== '' || url.password !== '') {
@@ -168,6 +209,51 @@ export function parseHttpUrl(text: string, where = 'URL'): URL {
 
 function clip(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+/** RFC 9110 §5.6.2: a token, as a method or a header name must be. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * A request method given on the command line, as typed (methods are case-sensitive).
+ *
+ * @param option how to name it in the message, e.g. `--method`
+ * @throws UsageError when it is not a token
+ */
+export function parseMethod(text: string, option: string): string {
+  if (!TOKEN.test(text)) throw new UsageError(`${option}: not a valid method: ${quote(text)}`);
+  return text;
+}
+
+/**
+ * A `-H 'Name: value'` option: the name must be a token; the value is checked as by
+ * {@link parseHeaderValue}.
+ *
+ * @throws UsageError for anything else
+ */
+export function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? '' : text.slice(0, colon).trim();
+  if (!TOKEN.test(name)) {
+    throw new UsageError(`--header must look like 'Name: value', got ${quote(text)}`);
+  }
+  return [name, parseHeaderValue(text.slice(colon + 1), '--header')];
+}
+
+/**
+ * A header value given on the command line, trimmed: tabs, spaces and visible characters, no
+ * controls. A non-ASCII value is sent as its UTF-8 bytes, as it was typed.
+ *
+ * @param option how to name it in the message, e.g. `--user-agent`
+ * @throws UsageError when it holds a control character
+ */
+export function parseHeaderValue(text: string, option: string): string {
+  const value = text.trim();
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) {
+    throw new UsageError(`${option}: a header value cannot hold control characters`);
+  }
+  // The library writes each character of a value as one byte (Latin-1): hand it the UTF-8 bytes.
+  return Buffer.from(value, 'utf8').toString('latin1');
 }
 
 /** True when the boolean option `name` was given. */

@@ -11,13 +11,17 @@ import {
   integerOption,
   type OptionSpec,
   parseCommandLine,
+  parseHeader,
+  parseHeaderValue,
   parseHttpUrl,
+  parseMethod,
   positiveNumberOption,
   stringListOption,
   stringOption,
   UsageError,
 } from './args.js';
-import { formatBytes, formatMs, formatRate, table } from './format.js';
+import { quote, visible } from './escape.js';
+import { formatBytes, formatMs, formatRate, plural, table } from './format.js';
 import { INTERRUPTED, InFlight, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
@@ -28,6 +32,7 @@ import {
   round3,
   statusCode,
 } from './stats.js';
+import { defaultUserAgent } from './version.js';
 
 /** Requests sent when neither `--requests` nor `--duration` is given. */
 export const DEFAULT_REQUESTS = 10_000;
@@ -48,15 +53,19 @@ Options:
   -d, --duration S       stop starting requests after S seconds (decimals allowed)
                          with both, whichever comes first; never more than ${MAX_DURATION_S} s
   -m, --method M         request method (default GET)
-  -H, --header 'N: v'    a request header (repeatable)
+  -H, --header 'N: v'    a request header (repeatable); a User-Agent given here
+                         replaces -A
+  -A, --user-agent UA    the User-Agent header (default httpool/VERSION; '' sends none)
   -b, --body STRING|@F   request body: the string, or the contents of file F
+  -k, --insecure         do not verify TLS certificates (self-signed test servers)
   -t, --timeout MS       deadline for one request (default 30000)
       --json             print the result as JSON on standard output
   -h, --help             show this help
 
 A request succeeds when its response arrived with a status below 400 and its body
 was read; a status of 400 or more counts as an error HTTP_<status>, a transport error
-by its code (ERR_SOCKET, ERR_TIMEOUT, ...).
+by its code (ERR_SOCKET, ERR_TIMEOUT, ...). When no request succeeded (nothing
+listens on the port, say), no request rate is given.
 
 Ctrl-C stops early: requests in flight are abandoned (and not counted), and the
 figures so far are printed. A second Ctrl-C quits at once.
@@ -72,13 +81,13 @@ const OPTIONS: OptionSpec = {
   duration: { type: 'string', short: 'd' },
   method: { type: 'string', short: 'm' },
   header: { type: 'string', short: 'H', multiple: true },
+  'user-agent': { type: 'string', short: 'A' },
   body: { type: 'string', short: 'b' },
+  insecure: { type: 'boolean', short: 'k' },
   timeout: { type: 'string', short: 't' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Settings of one bench run, after parsing. */
 export interface BenchSettings {
@@ -94,8 +103,10 @@ export interface BenchSettings {
   durationMs: number;
   /** Request method. */
   method: string;
-  /** Request headers as ordered pairs. */
+  /** Request headers as ordered pairs, the User-Agent included (unless `-A ''`). */
   headers: [string, string][];
+  /** Skip TLS certificate verification. */
+  insecure: boolean;
   /** Request body, if any. */
   body: Uint8Array | undefined;
   /** Deadline per request, ms. */
@@ -116,8 +127,11 @@ export interface BenchResult {
   failed: number;
   /** Wall time from the first request to the last response, ms. */
   durationMs: number;
-  /** `requests / duration`. */
-  requestsPerSecond: number;
+  /**
+   * `requests / duration`; `null` when no request succeeded: how fast connections are
+   * refused is not a request rate.
+   */
+  requestsPerSecond: number | null;
   /** Response body bytes read. */
   bytes: number;
   /** `bytes / duration`. */
@@ -128,6 +142,8 @@ export interface BenchResult {
   statusCodes: Record<string, number>;
   /** Failures by code. */
   errors: Record<string, number>;
+  /** The message of the first transport error (why nothing connects, say), if any. */
+  firstError?: string;
   /** Connections the pool opened. */
   connectionsOpened: number;
   /** Requests the pool sent (a stale-connection replay counts again). */
@@ -149,18 +165,12 @@ export async function parseBenchArgs(argv: readonly string[]): Promise<BenchSett
   const count = integerOption(values, 'requests', { min: 1, max: 100_000_000 });
   const duration = positiveNumberOption(values, 'duration', MAX_DURATION_S);
   const timeout = integerOption(values, 'timeout', { min: 1, max: 3_600_000 }, 30_000);
-  const method = stringOption(values, 'method') ?? 'GET';
-  if (!TOKEN.test(method))
-    throw new UsageError(`--method: not a valid method: ${JSON.stringify(method)}`);
-  const headers: [string, string][] = [];
-  for (const text of stringListOption(values, 'header')) {
-    const colon = text.indexOf(':');
-    const name = colon < 0 ? '' : text.slice(0, colon).trim();
-    const value = colon < 0 ? '' : text.slice(colon + 1).trim();
-    if (!TOKEN.test(name) || /[\r\n\0]/.test(value)) {
-      throw new UsageError(`--header must look like 'Name: value', got ${JSON.stringify(text)}`);
-    }
-    headers.push([name, value]);
+  const method = parseMethod(stringOption(values, 'method') ?? 'GET', '--method');
+  const headers = stringListOption(values, 'header').map(parseHeader);
+  // Sent by default, as by fetch: a server's log then says where the load came from.
+  const userAgent = stringOption(values, 'user-agent') ?? defaultUserAgent();
+  if (userAgent !== '' && !headers.some(([name]) => name.toLowerCase() === 'user-agent')) {
+    headers.unshift(['User-Agent', parseHeaderValue(userAgent, '--user-agent')]);
   }
   let body: Uint8Array | undefined;
   const bodyText = stringOption(values, 'body');
@@ -169,7 +179,7 @@ export async function parseBenchArgs(argv: readonly string[]): Promise<BenchSett
       body = await readFile(bodyText.slice(1));
     } catch (error) {
       const reason = (error as { code?: unknown }).code ?? firstLine(String(error));
-      throw new UsageError(`cannot read --body ${JSON.stringify(bodyText)}: ${String(reason)}`);
+      throw new UsageError(`cannot read --body ${quote(bodyText)}: ${String(reason)}`);
     }
   } else if (bodyText !== undefined) {
     body = Buffer.from(bodyText, 'utf8');
@@ -182,6 +192,7 @@ export async function parseBenchArgs(argv: readonly string[]): Promise<BenchSett
     durationMs: (duration ?? MAX_DURATION_S) * 1000,
     method,
     headers,
+    insecure: flagOption(values, 'insecure'),
     body,
     timeout,
     json: flagOption(values, 'json'),
@@ -204,7 +215,10 @@ export async function benchCommand(argv: readonly string[], io: Io): Promise<num
 
 /** Runs the load and returns the result. Never throws for a failed request. */
 export async function runBench(settings: BenchSettings, io: Io): Promise<BenchResult> {
-  const pool = new ConnectionPool(settings.url.origin, { maxSize: settings.connections });
+  const pool = new ConnectionPool(settings.url.origin, {
+    maxSize: settings.connections,
+    ...(settings.insecure ? { tls: { rejectUnauthorized: false } } : {}),
+  });
   const latency = new LatencyRecorder();
   const errors = new ErrorCounts();
   const statuses = new Map<number, number>();
@@ -213,6 +227,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
   let done = 0;
   let failed = 0;
   let bytes = 0;
+  let firstError: string | undefined;
   const begin = performance.now();
   const deadline = begin + settings.durationMs;
   let lastEnd = begin;
@@ -240,6 +255,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     if (settings.body !== undefined) options.body = settings.body;
     const start = performance.now();
     let code: string | undefined;
+    let message: string | undefined;
     try {
       const response = await pool.request(options);
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
@@ -247,8 +263,10 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
       if (response.status >= 400) code = statusCode(response.status);
     } catch (error) {
       code = errorCode(error);
+      message = firstLine(error instanceof Error ? error.message : String(error));
     }
     if (inFlight.end(controller)) return;
+    firstError ??= message;
     const end = performance.now();
     lastEnd = Math.max(lastEnd, end);
     latency.add(end - start);
@@ -286,12 +304,13 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
     succeeded: done - failed,
     failed,
     durationMs: round3(duration),
-    requestsPerSecond: round3((done / duration) * 1000),
+    requestsPerSecond: done - failed === 0 ? null : round3((done / duration) * 1000),
     bytes,
     bytesPerSecond: round3((bytes / duration) * 1000),
     latency: latency.summary(),
     statusCodes: Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])),
     errors: errors.toJSON(),
+    ...(firstError === undefined ? {} : { firstError }),
     connectionsOpened: stats.created,
     requestsSent: stats.requests,
     interrupted: inFlight.stopped,
@@ -301,7 +320,7 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
 /** The plain-text report of a bench run. */
 export function renderBenchResult(result: BenchResult, settings: BenchSettings): string {
   const l = result.latency;
-  let out = `\n${settings.method} ${result.url}: ${settings.connections} connections, ${settings.concurrency} in flight\n\n`;
+  let out = `\n${settings.method} ${visible(result.url)}: ${plural(settings.connections, 'connection')}, ${settings.concurrency} in flight\n\n`;
   out += table([
     ['latency', 'min', 'p50', 'p90', 'p99', 'max', 'mean'],
     [
@@ -314,7 +333,11 @@ export function renderBenchResult(result: BenchResult, settings: BenchSettings):
       formatMs(l.mean),
     ],
   ]);
-  out += `\n${result.requests} requests in ${formatMs(result.durationMs)}: ${formatRate(result.requestsPerSecond)} req/s, ${formatBytes(result.bytesPerSecond)}/s (${formatBytes(result.bytes)} read)\n`;
+  const rate =
+    result.requestsPerSecond === null
+      ? 'none succeeded, no request rate'
+      : `${formatRate(result.requestsPerSecond)} req/s, ${formatBytes(result.bytesPerSecond)}/s (${formatBytes(result.bytes)} read)`;
+  out += `\n${plural(result.requests, 'request')} in ${formatMs(result.durationMs)}: ${rate}\n`;
   out += `connections opened: ${result.connectionsOpened}\n`;
   if (result.interrupted)
     out += 'interrupted (Ctrl-C): the figures cover the requests finished before it\n';
@@ -324,6 +347,7 @@ export function renderBenchResult(result: BenchResult, settings: BenchSettings):
   out +=
     errors.length === 0
       ? 'errors: none\n'
-      : `errors: ${errors.map(([c, n]) => `${c} ${n}`).join(', ')}\n`;
+      : `errors: ${errors.map(([c, n]) => `${visible(c)} ${n}`).join(', ')}\n`;
+  if (result.firstError !== undefined) out += `first error: ${visible(result.firstError)}\n`;
   return out;
 }

@@ -13,12 +13,17 @@ import {
   integerOption,
   type OptionSpec,
   parseCommandLine,
+  parseHeader,
+  parseHeaderValue,
   parseHttpUrl,
+  parseMethod,
+  stringListOption,
   stringOption,
   UsageError,
 } from './args.js';
+import { escapeControls, quote, visible } from './escape.js';
 import { FileNamer } from './filenames.js';
-import { formatBytes, formatMs, formatPercent, formatRate, table } from './format.js';
+import { formatBytes, formatMs, formatPercent, formatRate, plural, table } from './format.js';
 import { INTERRUPTED, InFlight, type Io } from './io.js';
 import { bar, Progress } from './progress.js';
 import {
@@ -29,6 +34,7 @@ import {
   round3,
   statusCode,
 } from './stats.js';
+import { defaultUserAgent } from './version.js';
 
 /** Help text of `httpool fetch`. */
 export const FETCH_HELP = `Usage: httpool fetch [URL...] [--input FILE|-] [options]
@@ -53,9 +59,18 @@ Options:
                            under the origin of the URL given
   -o, --output DIR         save the bodies of successful responses in DIR, under names
                            derived from the URL (host_port_path_query-HASH.ext: letters,
-                           digits, '.', '_' and '-' only; never a path)
+                           digits, '.', '_' and '-' only; never a path); a URL without
+                           an extension gets one from a common Content-Type
+  -X, --method M           request method (default GET)
+  -H, --header 'N: v'      a request header (repeatable); a User-Agent given here
+                           replaces -A
+  -A, --user-agent UA      the User-Agent header (default httpool/VERSION; '' sends none)
+  -k, --insecure           do not verify TLS certificates (self-signed test servers)
       --json               print the summary as JSON on standard output
   -h, --help               show this help
+
+A line of --input that is not an http: or https: URL is reported with its line
+number and skipped; it makes the exit status 1, like a failed URL.
 
 A URL succeeds when its response arrived with a status below 400 and its body was
 read to the end. It fails on a transport error (counted by error code, e.g.
@@ -80,6 +95,10 @@ const OPTIONS: OptionSpec = {
   output: { type: 'string', short: 'o' },
   json: { type: 'boolean' },
   follow: { type: 'boolean', short: 'L' },
+  method: { type: 'string', short: 'X' },
+  header: { type: 'string', short: 'H', multiple: true },
+  'user-agent': { type: 'string', short: 'A' },
+  insecure: { type: 'boolean', short: 'k' },
   help: { type: 'boolean', short: 'h' },
 };
 
@@ -104,6 +123,26 @@ export interface FetchSettings {
   json: boolean;
   /** Follow redirects. */
   follow: boolean;
+  /** Request method. */
+  method: string;
+  /** Request headers as ordered pairs, the User-Agent included (unless `-A ''`). */
+  headers: [string, string][];
+  /** Skip TLS certificate verification. */
+  insecure: boolean;
+  /** Lines of `--input` that were not URLs, skipped. */
+  inputErrors: InputError[];
+}
+
+/** A line of `--input` that was skipped because it is not a usable URL. */
+export interface InputError {
+  /** The file name given to `--input`, or `stdin`. */
+  input: string;
+  /** Its line number, from 1. */
+  line: number;
+  /** The line as read (trimmed). */
+  text: string;
+  /** Why it was skipped, e.g. `not a valid URL`. */
+  message: string;
 }
 
 /** Numbers for one origin (or for the whole run) in the JSON summary. */
@@ -140,6 +179,8 @@ export interface FetchSummary extends FetchTotals {
   failures: { url: string; code: string; message: string }[];
   /** Files written under `--output` (names relative to it). */
   saved: number;
+  /** Lines of `--input` skipped because they are not usable URLs. */
+  inputErrors: InputError[];
   /** True when Ctrl-C stopped the run: the figures cover the URLs fetched before it. */
   interrupted: boolean;
 }
@@ -201,7 +242,15 @@ export async function parseFetchArgs(
   const retry = integerOption(values, 'retry', { min: 0, max: 10 }, 0);
   const output = stringOption(values, 'output');
   if (output === '') throw new UsageError('--output needs a directory');
+  const method = parseMethod(stringOption(values, 'method') ?? 'GET', '--method');
+  const headers = stringListOption(values, 'header').map(parseHeader);
+  const userAgent = stringOption(values, 'user-agent') ?? defaultUserAgent();
+  if (userAgent !== '' && !headers.some(([name]) => name.toLowerCase() === 'user-agent')) {
+    headers.unshift(['User-Agent', parseHeaderValue(userAgent, '--user-agent')]);
+  }
+  // A URL given as an argument was typed here: a bad one stops the run before anything is sent.
   const urls = positionals.map((text) => parseHttpUrl(text));
+  const inputErrors: InputError[] = [];
   const input = stringOption(values, 'input');
   if (input !== undefined) {
     let text: string;
@@ -209,17 +258,31 @@ export async function parseFetchArgs(
       text = input === '-' ? await io.readStdin() : await readFile(input, 'utf8');
     } catch (error) {
       const reason = (error as { code?: unknown }).code ?? firstLine(String(error));
-      throw new UsageError(`cannot read --input ${JSON.stringify(input)}: ${String(reason)}`);
+      throw new UsageError(`cannot read --input ${quote(input)}: ${String(reason)}`);
     }
+    const name = input === '-' ? 'stdin' : input;
+    const where = (line: number) => `${visible(name)} line ${line}`;
     const lines = text.split(/\r?\n/);
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!.trim();
       if (line === '' || line.startsWith('#')) continue;
       if (urls.length >= MAX_URLS) throw new UsageError(`more than ${MAX_URLS} URLs`);
-      urls.push(parseHttpUrl(line, `${input === '-' ? 'stdin' : input} line ${i + 1}`));
+      // A bad line in a long list (a crawler's output, say) is reported and skipped.
+      try {
+        urls.push(parseHttpUrl(line, where(i + 1)));
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        inputErrors.push({ input: name, line: i + 1, text: line, message: error.message });
+      }
     }
   }
-  if (urls.length === 0) throw new UsageError('no URL given (pass URLs or --input FILE|-)');
+  if (urls.length === 0) {
+    throw new UsageError(
+      inputErrors.length === 0
+        ? 'no URL given (pass URLs or --input FILE|-)'
+        : `no valid URL: ${plural(inputErrors.length, 'input line')} skipped (${inputErrors[0]!.message})`,
+    );
+  }
   return {
     urls,
     concurrency,
@@ -229,6 +292,10 @@ export async function parseFetchArgs(
     output,
     json: flagOption(values, 'json'),
     follow: flagOption(values, 'follow'),
+    method,
+    headers,
+    insecure: flagOption(values, 'insecure'),
+    inputErrors,
   };
 }
 
@@ -244,16 +311,18 @@ export async function fetchCommand(argv: readonly string[], io: Io): Promise<num
       await mkdir(settings.output, { recursive: true });
     } catch (error) {
       const reason = (error as { code?: unknown }).code ?? firstLine(String(error));
-      throw new UsageError(
-        `cannot create --output ${JSON.stringify(settings.output)}: ${String(reason)}`,
-      );
+      throw new UsageError(`cannot create --output ${quote(settings.output)}: ${String(reason)}`);
     }
+  }
+  for (const skipped of settings.inputErrors) {
+    // The message quotes the line in a visible form already.
+    io.stderr.write(`httpool: ${escapeControls(skipped.message)} (skipped)\n`);
   }
   const summary = await runFetch(settings, io);
   if (settings.json) io.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   else io.stdout.write(renderFetchSummary(summary, settings.urls.length));
   if (summary.interrupted) return INTERRUPTED;
-  return summary.failed === 0 ? 0 : 1;
+  return summary.failed === 0 && summary.inputErrors.length === 0 ? 0 : 1;
 }
 
 /** Fetches every URL of `settings` and returns the summary. Never throws for a failed URL. */
@@ -263,6 +332,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     originIdleTimeout: Number.POSITIVE_INFINITY, // keep every pool (and its stats) until the end
   };
   if (settings.retry > 0) agentOptions.retry = settings.retry;
+  if (settings.insecure) agentOptions.tls = { rejectUnauthorized: false };
   const agent = new Agent(agentOptions);
   const all = new Tally();
   const byOrigin = new Map<string, Tally>();
@@ -294,6 +364,8 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     let file: string | undefined;
     try {
       const response: HttpResponse = await agent.request(url, {
+        method: settings.method,
+        headers: settings.headers,
         signal: controller.signal,
         redirect: settings.follow ? 'follow' : 'manual',
       });
@@ -310,7 +382,8 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
           // read to the end so the connection can be reused
         }
       } else if (settings.output !== undefined) {
-        file = join(settings.output, namer.next(url));
+        const type = response.headers.get('content-type') ?? undefined;
+        file = join(settings.output, namer.next(url, type));
         await pipeline(counted(), createWriteStream(file));
         saved++;
       } else {
@@ -329,7 +402,9 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     all.record(start, end, bytes, code);
     if (code !== undefined) {
       failures.push({ url: url.href, code, message });
-      progress.log(`httpool: ${code} ${url.href}${message === '' ? '' : ` (${message})`}`);
+      // The message may quote the server (a reason phrase): it is shown, never obeyed.
+      const why = message === '' ? '' : ` (${visible(message)})`;
+      progress.log(`httpool: ${visible(code)} ${visible(url.href)}${why}`);
     }
   };
 
@@ -378,6 +453,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     perOrigin,
     failures,
     saved,
+    inputErrors: settings.inputErrors,
     interrupted: inFlight.stopped,
   };
 }
@@ -413,13 +489,16 @@ export function renderFetchSummary(summary: FetchSummary, total = summary.reques
   ];
   if (Object.keys(summary.perOrigin).length > 1) rows.push(row('total', summary));
   let out = `\n${table(rows)}`;
-  out += `\n${summary.requests} URLs in ${formatMs(summary.durationMs)}: ${summary.succeeded} ok, ${summary.failed} failed`;
+  out += `\n${plural(summary.requests, 'URL')} in ${formatMs(summary.durationMs)}: ${summary.succeeded} ok, ${summary.failed} failed`;
   if (summary.saved > 0) out += `, ${summary.saved} saved`;
+  if (summary.inputErrors.length > 0) {
+    out += `; ${plural(summary.inputErrors.length, 'input line')} skipped`;
+  }
   if (summary.interrupted) out += `; interrupted (Ctrl-C) after ${summary.requests} of ${total}`;
   out += '\n';
   const errors = Object.entries(summary.errors);
   if (errors.length > 0) {
-    out += `errors: ${errors.map(([code, n]) => `${code} ${n}`).join(', ')}\n`;
+    out += `errors: ${errors.map(([code, n]) => `${visible(code)} ${n}`).join(', ')}\n`;
   }
   return out;
 }

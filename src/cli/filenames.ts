@@ -9,16 +9,74 @@ import { createHash } from 'node:crypto';
 const MAX_STEM = 96;
 
 /**
+ * The extension for a Content-Type, for a URL whose path has none: common types only; any
+ * other type gives no extension.
+ */
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'text/html': 'html',
+  'application/xhtml+xml': 'xhtml',
+  'text/plain': 'txt',
+  'text/css': 'css',
+  'text/csv': 'csv',
+  'text/markdown': 'md',
+  'text/xml': 'xml',
+  'application/xml': 'xml',
+  'text/javascript': 'js',
+  'application/javascript': 'js',
+  'application/json': 'json',
+  'application/ld+json': 'jsonld',
+  'application/manifest+json': 'webmanifest',
+  'application/rss+xml': 'rss',
+  'application/atom+xml': 'atom',
+  'application/pdf': 'pdf',
+  'application/zip': 'zip',
+  'application/gzip': 'gz',
+  'application/wasm': 'wasm',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'image/avif': 'avif',
+  'image/svg+xml': 'svg',
+  'image/x-icon': 'ico',
+  'image/vnd.microsoft.icon': 'ico',
+  'font/woff': 'woff',
+  'font/woff2': 'woff2',
+  'audio/mpeg': 'mp3',
+  'video/mp4': 'mp4',
+};
+
+/**
+ * The extension (without the dot) {@link EXTENSIONS} gives `contentType`, ignoring its
+ * parameters and case; `undefined` for an absent or unknown type.
+ *
+ * @example extensionForType('Text/HTML; charset=utf-8') → `html`
+ */
+export function extensionForType(contentType: string | undefined): string | undefined {
+  if (contentType === undefined) return undefined;
+  const essence = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  return Object.hasOwn(EXTENSIONS, essence) ? EXTENSIONS[essence] : undefined;
+}
+
+/**
  * The safe name for `url`, without uniqueness across calls (see {@link FileNamer}):
- * `host_port_path_segments_query-<10 hex of sha256(url)>[.ext]`.
+ * `host_port_path_segments_query-<10 hex of sha256(url)>[.ext]`. The extension is the URL's
+ * own; when the path has none, it comes from `contentType` (see {@link extensionForType}).
  *
  * @example `http://127.0.0.1:8080/a/../b/page.html?x=1` → `127.0.0.1_8080_b_page_x_1-<hash>.html`
+ * @example `http://127.0.0.1:8080/api/users` with `application/json` → `127.0.0.1_8080_api_users-<hash>.json`
  */
-export function fileNameForUrl(url: URL): string {
+export function fileNameForUrl(url: URL, contentType?: string): string {
   const hash = createHash('sha256').update(url.href).digest('hex').slice(0, 10);
   const last = url.pathname.split('/').pop() ?? '';
   const extMatch = /\.([A-Za-z0-9]{1,8})$/.exec(last);
-  const ext = extMatch === null ? '' : `.${extMatch[1]!.toLowerCase()}`;
+  const typeExt = extMatch === null ? extensionForType(contentType) : undefined;
+  const ext =
+    extMatch !== null
+      ? `.${extMatch[1]!.toLowerCase()}`
+      : typeExt === undefined
+        ? ''
+        : `.${typeExt}`;
   const path = extMatch === null ? url.pathname : url.pathname.slice(0, -extMatch[0].length);
   const readable = [url.hostname, url.port, path, url.search.slice(1)]
     .join('_')
@@ -35,9 +93,9 @@ export function fileNameForUrl(url: URL): string {
 export class FileNamer {
   readonly #used = new Set<string>();
 
-  /** A name no earlier call returned. */
-  next(url: URL): string {
-    const name = fileNameForUrl(url);
+  /** A name no earlier call returned (`contentType` as for {@link fileNameForUrl}). */
+  next(url: URL, contentType?: string): string {
+    const name = fileNameForUrl(url, contentType);
     if (!this.#used.has(name)) {
       this.#used.add(name);
       return name;

@@ -1,4 +1,5 @@
-/** Plain-text formatting for summaries: sizes, durations, rates and aligned tables. */
+/** Plain-text formatting for summaries: sizes, durations, rates, counts and aligned tables. */
+import { visible } from './escape.js';
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(bytes: number): string {
@@ -29,11 +30,18 @@ export function formatPercent(ratio: number): string {
   return `${(ratio * 100).toFixed(1)}%`;
 }
 
+/** A count and its noun: `1 URL`, `2 URLs`, `0 URLs`. */
+export function plural(count: number, noun: string, nouns = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : nouns}`;
+}
+
 /**
  * Lays out `rows` (the first is the header) in columns separated by two spaces; the first
- * column is left-aligned, the others right-aligned. A rule goes under the header.
+ * column is left-aligned, the others right-aligned. A rule goes under the header. Cells are
+ * made {@link visible}: an origin name in a cell never reaches the terminal raw.
  */
-export function table(rows: readonly (readonly string[])[]): string {
+export function table(cells: readonly (readonly string[])[]): string {
+  const rows = cells.map((row) => row.map(visible));
   const widths: number[] = [];
   for (const row of rows) {
     row.forEach((cell, i) => {

@@ -6,14 +6,13 @@
  *
  * Exit status: 0 success, 1 when a request failed, 2 for a usage error, 130 after Ctrl-C.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { firstLine, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { demoCommand } from './demo.js';
+import { escapeControls, quote } from './escape.js';
 import { fetchCommand } from './fetch.js';
 import { type Io, processIo } from './io.js';
+import { packageVersion } from './version.js';
 
 /** Help text of `httpool` itself. */
 export const MAIN_HELP = `Usage: httpool COMMAND [options]
@@ -41,24 +40,6 @@ const COMMANDS: Record<string, (argv: readonly string[], io: Io) => Promise<numb
   demo: demoCommand,
 };
 
-/** The package version, read from the package.json above the running file. */
-export function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: unknown;
-        version?: unknown;
-      };
-      if (pkg.name === 'httpool' && typeof pkg.version === 'string') return pkg.version;
-    } catch {
-      // not here: look one directory up
-    }
-    dir = dirname(dir);
-  }
-  return 'unknown';
-}
-
 /** Runs the program with `argv` (without `node` and the script) and returns the exit status. */
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   const [first, ...rest] = argv;
@@ -81,16 +62,16 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
     if (command === undefined) {
       throw new UsageError(
-        first.startsWith('-')
-          ? `unknown option ${first}`
-          : `unknown command ${JSON.stringify(first)}`,
+        first.startsWith('-') ? `unknown option ${first}` : `unknown command ${quote(first)}`,
       );
     }
     return await command(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
       const hint = first !== undefined && Object.hasOwn(COMMANDS, first) ? ` ${first}` : '';
-      io.stderr.write(`httpool: ${firstLine(error.message)} (see httpool${hint} --help)\n`);
+      io.stderr.write(
+        `httpool: ${escapeControls(firstLine(error.message))} (see httpool${hint} --help)\n`,
+      );
       return error.exitCode;
     }
     throw error;
@@ -102,8 +83,10 @@ main(process.argv.slice(2), processIo()).then(
     process.exitCode = status;
   },
   (error: unknown) => {
+    const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
+    // A stack has several lines; each is escaped on its own (a message may quote a server).
     process.stderr.write(
-      `httpool: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+      `httpool: internal error: ${text.split('\n').map(escapeControls).join('\n')}\n`,
     );
     process.exitCode = 1;
   },

@@ -2,6 +2,7 @@
  * A one-line live status on a terminal: redrawn in place with `\r` a few times a second, only
  * when the stream is a TTY (never in a pipe or a log file).
  */
+import { escapeControls } from './escape.js';
 
 /** The stream a {@link Progress} writes to. */
 export interface ProgressStream {
@@ -44,10 +45,13 @@ export class Progress {
     this.#timer.unref();
   }
 
-  /** Prints a whole line above the status line (the status line is redrawn after it). */
+  /**
+   * Prints a whole line above the status line (the status line is redrawn after it). Controls
+   * in it are escaped, as a last safeguard: the line's values should be made visible already.
+   */
   log(line: string): void {
     this.#clear();
-    this.#stream.write(`${line}\n`);
+    this.#stream.write(`${escapeControls(line)}\n`);
     if (this.#timer !== undefined) this.#draw();
   }
 
@@ -62,7 +66,7 @@ export class Progress {
     const columns = this.#stream.columns;
     // A terminal of unknown size (columns 0 or absent) is taken as 80 wide.
     const width = Math.max(20, (columns !== undefined && columns > 0 ? columns : 80) - 1);
-    const line = this.#render(width).slice(0, width);
+    const line = escapeControls(this.#render(width)).slice(0, width);
     this.#stream.write(`\r${line}\x1b[K`);
     this.#drawn = true;
   }

@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { BenchResult } from '../../src/cli/bench.js';
 import type { DemoResult } from '../../src/cli/demo.js';
 import type { FetchSummary } from '../../src/cli/fetch.js';
-import { startHttpServer, type TestServer } from '../helpers/servers.js';
+import { startHttpServer, startRawServer, type TestServer } from '../helpers/servers.js';
+import { makeCertificates, startTlsServer } from '../helpers/tls.js';
 
 // build/test/cli/cli.test.js -> dist/cli/main.js
 const MAIN = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));
@@ -23,6 +24,8 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
+  /** stdout and stderr as the bytes written, for checks on what reaches a terminal. */
+  bytes: Buffer;
 }
 
 /**
@@ -46,13 +49,13 @@ function cli(
             clearInterval(poll);
             child.kill('SIGINT');
           }, 20);
-    let stdout = '';
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => {
+      err.push(d);
+      stderr += d.toString('latin1');
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -62,11 +65,33 @@ function cli(
     child.on('close', (code) => {
       clearTimeout(timer);
       clearInterval(poll);
-      resolve({ code, stdout, stderr });
+      const [stdoutBytes, stderrBytes] = [Buffer.concat(out), Buffer.concat(err)];
+      resolve({
+        code,
+        stdout: stdoutBytes.toString('utf8'),
+        stderr: stderrBytes.toString('utf8'),
+        bytes: Buffer.concat([stdoutBytes, stderrBytes]),
+      });
     });
     child.stdin.on('error', () => {});
     child.stdin.end(options.stdin ?? '');
   });
+}
+
+/**
+ * Fails when what the CLI wrote holds a character a terminal would act on: a C0 control other
+ * than the newline (ESC, CR, tab included), DEL, a C1 control (U+0080-U+009F, written as UTF-8)
+ * or bytes that are not UTF-8 at all (an 8-bit terminal takes a raw 0x9B as CSI).
+ */
+function assertNoRawControls(run: Run, what: string): void {
+  const text = run.bytes.toString('utf8');
+  assert.ok(!text.includes('\ufffd'), `${what}: not UTF-8: ${JSON.stringify(text)}`);
+  const raw = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/.exec(text);
+  assert.equal(
+    raw,
+    null,
+    `${what}: raw control ${JSON.stringify(raw?.[0])} in ${JSON.stringify(text)}`,
+  );
 }
 
 function json<T>(run: Run): T {
@@ -156,13 +181,20 @@ describe('httpool CLI', () => {
       ['bench', url, '--duration', '100000'],
       ['bench', url, '--header', 'no colon here'],
       ['bench', url, '--method', 'GE T'],
+      ['bench', url, '-A', 'a\u0007b'],
+      ['fetch', url, '-X', 'GE T'],
+      ['fetch', url, '--method', ''],
+      ['fetch', url, '-H', 'no colon here'],
+      ['fetch', url, '-H', 'Bad Name: x'],
+      ['fetch', url, '-H', 'X-A: one\rtwo'],
+      ['fetch', url, '--user-agent', 'a\nb'],
+      ['fetch', url, '--concurrency', '-1'],
+      ['fetch', url, '-t', '-5'],
       ['bench', url, '--body', `@${join(dir, 'missing-body')}`],
       ['demo', '--pages', '-3'],
       ['frobnicate'],
       ['--nope'],
     ];
-    await writeFile(join(dir, 'bad-line.txt'), `${url}\nnot a url at all\n`);
-    cases.push(['fetch', '--input', join(dir, 'bad-line.txt')]);
     for (const args of cases) {
       const run = await cli(args);
       assert.equal(run.code, 2, `${args.join(' ')}: exit ${run.code}, stderr ${run.stderr}`);
@@ -171,7 +203,6 @@ describe('httpool CLI', () => {
       assert.equal(lines.length, 1, `${args.join(' ')}: ${run.stderr}`);
       assert.match(lines[0]!, /^httpool: /);
     }
-    assert.match((await cli(['fetch', '--input', join(dir, 'bad-line.txt')])).stderr, /line 2/);
     const none = await cli([]);
     assert.equal(none.code, 2);
     assert.equal(server.requests, 0);
@@ -336,7 +367,7 @@ describe('httpool CLI', () => {
       assert.ok(name.length <= 120, name);
     }
     // Nothing was written outside DIR.
-    assert.deepEqual((await readdir(dir)).filter((n) => n !== 'bad-line.txt').sort(), ['saved']);
+    assert.deepEqual((await readdir(dir)).sort(), ['saved']);
     const html = names.filter((n) => n.includes('dir_page') && n.endsWith('.html'));
     assert.equal(html.length, 3, names.join(', '));
     const contents = await Promise.all(html.map((n) => readFile(join(out, n), 'utf8')));
@@ -345,6 +376,270 @@ describe('httpool CLI', () => {
       'body of /dir/page.html?x=1',
       'body of /dir/page.html?x=2',
     ]);
+  });
+
+  test('fetch escapes controls from a server: reason phrases (Latin-1 and UTF-8 C1), ESC', async () => {
+    const server = await startRawServer((socket, head) => {
+      const path = head.split(' ')[1] ?? '/';
+      // 0x9B alone is U+009B read as Latin-1; C2 9B is U+009B in UTF-8 (read as "Â" + U+009B).
+      const reason = {
+        '/latin1': Buffer.from([0x4e, 0x6f, 0x9b, 0x32, 0x4a, 0x20, 0x5c, 0x78, 0x31, 0x62]),
+        '/utf8': Buffer.from('Gone \u009b31m', 'utf8'),
+        '/esc': Buffer.from('Bad \x1b[2J', 'latin1'),
+        '/tab': Buffer.from('Tab\there', 'latin1'),
+      }[path];
+      if (reason === undefined) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        return;
+      }
+      socket.write(
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 404 ', 'latin1'),
+          reason,
+          Buffer.from('\r\ncontent-length: 0\r\n\r\n', 'latin1'),
+        ]),
+      );
+    });
+    servers.push(server);
+    const urls = ['/latin1', '/utf8', '/esc', '/tab', '/ok'].map((p) => `${server.origin}${p}`);
+    const run = await cli(['fetch', ...urls]);
+    assert.equal(run.code, 1, run.stderr);
+    assertNoRawControls(run, 'fetch');
+    // The escapes are visible and unambiguous: a literal backslash from the server is doubled.
+    assert.ok(run.stderr.includes('(404 No\\u009b2J \\\\x1b)'), run.stderr);
+    assert.ok(run.stderr.includes('(404 Gone \u00c2\\u009b31m)'), run.stderr);
+    assert.ok(run.stderr.includes('(404 Tab\\there)'), run.stderr);
+    assert.match(run.stderr, /ERR_INVALID_RESPONSE .*\/esc/, 'ESC is refused by the parser');
+    // --json stays exact: the reason phrase as the server sent it (JSON escapes C0 itself).
+    const out = json<FetchSummary>(await cli(['fetch', '--json', ...urls]));
+    const messages = out.failures.map((f) => f.message);
+    assert.ok(messages.includes('404 No\u009b2J \\x1b'), JSON.stringify(messages));
+    assert.ok(messages.includes('404 Gone \u00c2\u009b31m'), JSON.stringify(messages));
+  });
+
+  test('fetch escapes controls in redirect targets and --input lines', async () => {
+    const server = await startRawServer((socket, head) => {
+      const path = head.split(' ')[1] ?? '/';
+      const location = {
+        '/to-c1-path': Buffer.from('/a\u009bb\\c', 'latin1'),
+        '/to-c1-host': Buffer.from('http://a\u009bb.test/', 'latin1'),
+        '/to-esc': Buffer.from('/a\x1b[31mb', 'latin1'),
+      }[path];
+      if (location === undefined) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        return;
+      }
+      socket.write(
+        Buffer.concat([
+          Buffer.from('HTTP/1.1 302 Found\r\nlocation: ', 'latin1'),
+          location,
+          Buffer.from('\r\ncontent-length: 0\r\n\r\n', 'latin1'),
+        ]),
+      );
+    });
+    servers.push(server);
+    const redirects = ['/to-c1-path', '/to-c1-host', '/to-esc'].map((p) => `${server.origin}${p}`);
+    for (const follow of [[], ['--follow']]) {
+      const run = await cli(['fetch', ...follow, ...redirects]);
+      assertNoRawControls(run, `fetch ${follow.join(' ')}`);
+    }
+    // An input line with ESC and U+009B (as UTF-8) is reported, escaped, with its line number.
+    const input = join(dir, 'controls.txt');
+    await writeFile(input, `${server.origin}/ok\nnot\x1b[2J a \u009b[31m url\\x1b\n`);
+    const run = await cli(['fetch', '--input', input]);
+    assertNoRawControls(run, 'fetch --input');
+    assert.ok(
+      run.stderr.includes(
+        'line 2: not a valid URL: "not\\x1b[2J a \\u009b[31m url\\\\x1b" (skipped)',
+      ),
+      run.stderr,
+    );
+  });
+
+  test('fetch --input: a bad line is reported with its number and skipped; the rest is fetched; exit 1', async () => {
+    const server = await fresh();
+    const input = join(dir, 'bad-line.txt');
+    await writeFile(
+      input,
+      [
+        '# urls',
+        `${server.origin}/size/5`,
+        'not a url at all',
+        `${server.origin}/size/7`,
+        'ftp://127.0.0.1/x',
+        `${server.origin}/size/11`,
+        '',
+      ].join('\n'),
+    );
+    const run = await cli(['fetch', '--input', input, '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.equal(out.requests, 3);
+    assert.equal(out.succeeded, 3);
+    assert.equal(out.failed, 0);
+    assert.equal(out.bytes, 23);
+    assert.equal(server.requests, 3);
+    assert.deepEqual(
+      out.inputErrors.map((e) => [e.line, e.text]),
+      [
+        [3, 'not a url at all'],
+        [5, 'ftp://127.0.0.1/x'],
+      ],
+    );
+    const lines = run.stderr.split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 2, run.stderr);
+    assert.match(
+      lines[0]!,
+      /^httpool: .*bad-line\.txt line 3: not a valid URL: "not a url at all" \(skipped\)$/,
+    );
+    assert.match(lines[1]!, /line 5: only http: and https: URLs are supported/);
+    const text = await cli(['fetch', '--input', input]);
+    assert.equal(text.code, 1);
+    assert.match(text.stdout, /3 URLs in .*: 3 ok, 0 failed; 2 input lines skipped/);
+    // Only bad lines: nothing to send, a usage error.
+    await writeFile(join(dir, 'all-bad.txt'), 'nope\n');
+    const none = await cli(['fetch', '--input', join(dir, 'all-bad.txt')]);
+    assert.equal(none.code, 2, none.stderr);
+    assert.match(none.stderr, /no valid URL: 1 input line skipped/);
+  });
+
+  test('fetch -X, -H, -A reach the server; the default User-Agent is httpool/<version>', async () => {
+    const seen: { method: string; headers: import('node:http').IncomingHttpHeaders }[] = [];
+    const server = await startHttpServer((req, res) => {
+      seen.push({ method: req.method ?? '', headers: req.headers });
+      res.writeHead(200, { 'content-length': 0 });
+      res.end();
+    });
+    servers.push(server);
+    const url = `${server.origin}/h`;
+    const pkg = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string };
+
+    assert.equal((await cli(['fetch', url])).code, 0);
+    assert.equal(seen.at(-1)?.method, 'GET');
+    assert.equal(seen.at(-1)?.headers['user-agent'], `httpool/${pkg.version}`);
+
+    const run = await cli([
+      'fetch',
+      url,
+      '-X',
+      'PUT',
+      '-H',
+      'X-One: 1',
+      '--header',
+      'X-Two:  two words ',
+      '-H',
+      'X-Utf8: café',
+      '-A',
+      'my-crawler/2.0',
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const last = seen.at(-1)!;
+    assert.equal(last.method, 'PUT');
+    assert.equal(last.headers['x-one'], '1');
+    assert.equal(last.headers['x-two'], 'two words');
+    // node:http reads header bytes as Latin-1: the value went out as UTF-8 bytes.
+    assert.equal(Buffer.from(String(last.headers['x-utf8']), 'latin1').toString('utf8'), 'café');
+    assert.equal(last.headers['user-agent'], 'my-crawler/2.0');
+
+    await cli(['fetch', url, '-A', 'ignored', '-H', 'user-agent: from-header']);
+    assert.equal(seen.at(-1)?.headers['user-agent'], 'from-header');
+    await cli(['fetch', url, '-A', '']);
+    assert.equal(seen.at(-1)?.headers['user-agent'], undefined, "-A '' sends none");
+    assert.equal(seen.length, 4);
+  });
+
+  test('fetch -k reaches a server whose certificate is not trusted; without it, ERR_SOCKET', async () => {
+    const tls = await startTlsServer(makeCertificates());
+    try {
+      const url = `https://127.0.0.1:${tls.port}/secure`;
+      const strict = json<FetchSummary>(await cli(['fetch', url, '--json']));
+      assert.deepEqual(strict.errors, { ERR_SOCKET: 1 });
+      assert.equal(tls.requests, 0);
+      const run = await cli(['fetch', url, '-k', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(json<FetchSummary>(run).bytes, '/secure'.length);
+      assert.equal(tls.requests, 1);
+      assert.equal(run.stderr, '');
+      assert.equal((await cli(['fetch', url, '--insecure', '--json'])).code, 0);
+      assert.equal(tls.requests, 2);
+    } finally {
+      await tls.close();
+    }
+  });
+
+  test('fetch --output: a URL without an extension gets one from its Content-Type', async () => {
+    const types: Record<string, string> = {
+      '/api/users': 'application/json; charset=utf-8',
+      '/page': 'Text/HTML',
+      '/': 'text/html',
+      '/logo': 'image/png',
+      '/odd': 'application/x-unknown',
+      '/notes.txt': 'application/json', // the URL's own extension wins
+      '/none': '',
+    };
+    const server = await startHttpServer((req, res) => {
+      const type = types[req.url ?? ''];
+      res.writeHead(
+        200,
+        type ? { 'content-type': type, 'content-length': 1 } : { 'content-length': 1 },
+      );
+      res.end('x');
+    });
+    servers.push(server);
+    const out = join(dir, 'typed');
+    const run = await cli([
+      'fetch',
+      '--output',
+      out,
+      ...Object.keys(types).map((p) => `${server.origin}${p}`),
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    const names = (await readdir(out)).sort();
+    const ext = (part: string) =>
+      names
+        .find((n) => n.startsWith(`127.0.0.1_${server.port}${part}-`))
+        ?.replace(/^[^.]*(\.[^-]*)?-[0-9a-f]{10}/, '');
+    assert.equal(names.length, 7, names.join(', '));
+    assert.equal(ext('_api_users'), '.json');
+    assert.equal(ext('_page'), '.html');
+    assert.equal(ext(''), '.html');
+    assert.equal(ext('_logo'), '.png');
+    assert.equal(ext('_odd'), '');
+    assert.equal(ext('_notes'), '.txt');
+    assert.equal(ext('_none'), '');
+  });
+
+  test('counts are singular for one: "1 URL", "1 request", "1 connection"', async () => {
+    const fetched = await cli(['fetch', `${a.origin}/size/1`]);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    assert.match(fetched.stdout, /\n1 URL in /);
+    const two = await cli(['fetch', `${a.origin}/size/1`, `${a.origin}/size/2`]);
+    assert.match(two.stdout, /\n2 URLs in /);
+    const bench = await cli(['bench', `${a.origin}/size/1`, '-n', '1', '-c', '1']);
+    assert.equal(bench.code, 0, bench.stderr);
+    assert.match(bench.stdout, /: 1 connection, 1 in flight/);
+    assert.match(bench.stdout, /\n1 request in /);
+  });
+
+  test('a negative number gets a plain message saying the range', async () => {
+    const url = `${a.origin}/size/1`;
+    for (const [args, message] of [
+      [
+        ['fetch', url, '--concurrency', '-1'],
+        '--concurrency must be an integer from 1 to 10000, got "-1"',
+      ],
+      [['fetch', url, '-c', '-1'], '--concurrency must be an integer from 1 to 10000, got "-1"'],
+      [['fetch', url, '--retry', '-2'], '--retry must be an integer from 0 to 10, got "-2"'],
+      [
+        ['bench', url, '-d', '-0.5'],
+        '--duration must be a number greater than 0 and at most 600, got "-0.5"',
+      ],
+      [['demo', '--pages', '-3'], '--pages must be an integer'],
+    ] as const) {
+      const run = await cli([...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      assert.ok(run.stderr.startsWith(`httpool: ${message}`), `${args.join(' ')}: ${run.stderr}`);
+    }
   });
 
   test('bench --requests 500 --json: counts match the server', async () => {
@@ -366,7 +661,7 @@ describe('httpool CLI', () => {
     assert.equal(out.connectionsOpened, server.connections);
     assert.ok(server.connections >= 1 && server.connections <= 4, `${server.connections}`);
     assert.deepEqual(out.errors, {});
-    assert.ok(out.requestsPerSecond > 0);
+    assert.ok((out.requestsPerSecond ?? 0) > 0);
     const l = out.latency;
     for (const k of ['p50', 'p90', 'p99', 'max'] as const) assert.equal(typeof l[k], 'number', k);
     assert.ok(l.p50 <= l.p90 && l.p90 <= l.p99 && l.p99 <= l.max);
@@ -382,7 +677,7 @@ describe('httpool CLI', () => {
         body += d;
       });
       req.on('end', () => {
-        seen.push(`${req.method} ${req.headers['x-test']} ${body}`);
+        seen.push(`${req.method} ${req.headers['x-test']} ${req.headers['user-agent']} ${body}`);
         res.writeHead(seen.length % 2 === 0 ? 500 : 200, { 'content-length': 0 });
         res.end();
       });
@@ -409,8 +704,29 @@ describe('httpool CLI', () => {
     assert.equal(out.requests, 20);
     assert.deepEqual(out.errors, { HTTP_500: 10 });
     assert.equal(out.failed, 10);
-    assert.deepEqual(new Set(seen), new Set(['POST yes {"a":1}']));
+    const pkg = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string };
+    assert.deepEqual(new Set(seen), new Set([`POST yes httpool/${pkg.version} {"a":1}`]));
     assert.equal(seen.length, 20);
+  });
+
+  test('bench against a port where nothing listens: errors by code, no request rate, exit 1', async () => {
+    const closed = await fresh();
+    const url = `${closed.origin}/x`;
+    await closed.close();
+    const run = await cli(['bench', url, '-n', '20', '-c', '2', '--json']);
+    assert.equal(run.code, 1, run.stderr);
+    const out = json<BenchResult>(run);
+    assert.equal(out.requests, 20);
+    assert.equal(out.failed, 20);
+    assert.deepEqual(out.errors, { ERR_SOCKET: 20 });
+    assert.equal(out.requestsPerSecond, null);
+    assert.match(out.firstError ?? '', /ECONNREFUSED/);
+    const text = await cli(['bench', url, '-n', '20', '-c', '2']);
+    assert.equal(text.code, 1);
+    assert.doesNotMatch(text.stdout, /[\d.]+ req\/s/);
+    assert.match(text.stdout, /20 requests in .*: none succeeded, no request rate/);
+    assert.match(text.stdout, /errors: ERR_SOCKET 20/);
+    assert.match(text.stdout, /first error: .*ECONNREFUSED/);
   });
 
   test('bench --duration stops in time and counts what the server saw', async () => {
