@@ -234,13 +234,13 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
 
   const progress = new Progress(io.stderr, (width) => {
     const seconds = (performance.now() - begin) / 1000;
-    const rate = ` ${formatRate(seconds > 0 ? done / seconds : 0)} req/s  ${failed} errors`;
+    const rate = ` ${formatRate(seconds > 0 ? done / seconds : 0)} req/s  ${plural(failed, 'error')}`;
     if (Number.isFinite(settings.requests)) {
       const text = ` ${done}/${settings.requests}${rate}`;
       return `${bar(done, settings.requests, Math.min(30, width - text.length - 2))}${text}`;
     }
     const total = settings.durationMs / 1000;
-    const text = ` ${seconds.toFixed(1)}/${total}s  ${done} requests${rate}`;
+    const text = ` ${seconds.toFixed(1)}/${total}s  ${plural(done, 'request')}${rate}`;
     return `${bar(seconds, total, Math.min(30, width - text.length - 2))}${text}`;
   });
 

@@ -14,7 +14,8 @@ import {
   UsageError,
 } from './args.js';
 import { type CrawlResult, crawl } from './crawl.js';
-import { formatBytes, formatMs, formatRate, table } from './format.js';
+import { quote } from './escape.js';
+import { formatBytes, formatMs, formatRate, plural, table } from './format.js';
 import type { Io } from './io.js';
 import { startDemoSite } from './site.js';
 
@@ -86,7 +87,7 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
     return 0;
   }
   if (positionals.length > 0)
-    throw new UsageError(`demo takes no arguments, got ${JSON.stringify(positionals[0])}`);
+    throw new UsageError(`demo takes no arguments, got ${quote(positionals[0]!)}`);
   const pages = integerOption(values, 'pages', { min: 1, max: 20_000 }, 300);
   const concurrency = integerOption(values, 'concurrency', { min: 1, max: 1000 }, 16);
   const maxPerOrigin = integerOption(values, 'max-per-origin', { min: 1, max: 1000 }, 6);
@@ -97,8 +98,8 @@ export async function demoCommand(argv: readonly string[], io: Io): Promise<numb
   try {
     if (!json) {
       io.stdout.write(
-        `httpool demo: crawling a local site of ${site.resources} URLs (${pages} pages and their images)\n` +
-          `at ${site.url}, ${concurrency} requests in flight, at most ${maxPerOrigin} connections.\n`,
+        `httpool demo: crawling a local site of ${plural(site.resources, 'URL')} (${pages === 1 ? '1 page and its' : `${pages} pages and their`} images)\n` +
+          `at ${site.url}, ${plural(concurrency, 'request')} in flight, at most ${plural(maxPerOrigin, 'connection')}.\n`,
       );
     }
     const runOnce = async (name: string, extra: AgentOptions): Promise<DemoRun> => {
@@ -158,7 +159,7 @@ export function renderDemo(result: DemoResult): string {
   const [pooled, unpooled] = result.runs;
   let out = `\n${table(rows)}\n`;
   out += `pooled: ${formatRate(pooled.requests / Math.max(1, pooled.connectionsOpened))} requests per connection; `;
-  out += `${Math.max(0, unpooled.connectionsOpened - pooled.connectionsOpened)} fewer connections`;
+  out += `${plural(Math.max(0, unpooled.connectionsOpened - pooled.connectionsOpened), 'fewer connection', 'fewer connections')}`;
   if (pooled.durationMs > 0) {
     out += `, ${(unpooled.durationMs / pooled.durationMs).toFixed(1)}x the speed of no reuse`;
   }

@@ -345,7 +345,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
     const done = all.requests;
     const total = settings.urls.length;
     const seconds = (performance.now() - started) / 1000;
-    const text = ` ${done}/${total}  ${formatRate(seconds > 0 ? done / seconds : 0)} req/s  ${all.failed} errors`;
+    const text = ` ${done}/${total}  ${formatRate(seconds > 0 ? done / seconds : 0)} req/s  ${plural(all.failed, 'error')}`;
     return `${bar(done, total, Math.min(30, width - text.length - 2))}${text}`;
   });
 

@@ -619,6 +619,12 @@ describe('httpool CLI', () => {
     assert.equal(bench.code, 0, bench.stderr);
     assert.match(bench.stdout, /: 1 connection, 1 in flight/);
     assert.match(bench.stdout, /\n1 request in /);
+    const demo = await cli(['demo', '--pages', '1', '--concurrency', '1', '--max-per-origin', '1']);
+    assert.equal(demo.code, 0, demo.stderr);
+    assert.match(
+      demo.stdout,
+      /\(1 page and its images\)\nat .*, 1 request in flight, at most 1 connection\./,
+    );
   });
 
   test('a negative number gets a plain message saying the range', async () => {
@@ -707,6 +713,31 @@ describe('httpool CLI', () => {
     const pkg = JSON.parse(await readFile(PACKAGE_JSON, 'utf8')) as { version: string };
     assert.deepEqual(new Set(seen), new Set([`POST yes httpool/${pkg.version} {"a":1}`]));
     assert.equal(seen.length, 20);
+  });
+
+  test('bench -A sets the User-Agent; -k reaches a server whose certificate is not trusted', async () => {
+    const agents: (string | undefined)[] = [];
+    const server = await startHttpServer((req, res) => {
+      agents.push(req.headers['user-agent']);
+      res.writeHead(200, { 'content-length': 0 });
+      res.end();
+    });
+    servers.push(server);
+    assert.equal((await cli(['bench', server.origin, '-n', '3', '-A', 'load/1'])).code, 0);
+    assert.equal((await cli(['bench', server.origin, '-n', '2', '-A', ''])).code, 0);
+    assert.deepEqual(agents, ['load/1', 'load/1', 'load/1', undefined, undefined]);
+    const tls = await startTlsServer(makeCertificates());
+    try {
+      const url = `https://127.0.0.1:${tls.port}/b`;
+      const strict = json<BenchResult>(await cli(['bench', url, '-n', '2', '-c', '1', '--json']));
+      assert.deepEqual(strict.errors, { ERR_SOCKET: 2 });
+      const run = await cli(['bench', url, '-n', '4', '-c', '1', '-k', '--json']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(json<BenchResult>(run).statusCodes, { 200: 4 });
+      assert.equal(tls.requests, 4);
+    } finally {
+      await tls.close();
+    }
   });
 
   test('bench against a port where nothing listens: errors by code, no request rate, exit 1', async () => {
