@@ -78,6 +78,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
+// `httpool fetch ... | head` closes the pipe early: what is left to print has no reader, which
+// is not a failure worth a stack trace. The run's own exit status stands.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 main(process.argv.slice(2), processIo()).then(
   (status) => {
     process.exitCode = status;

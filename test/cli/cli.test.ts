@@ -34,12 +34,25 @@ interface Run {
  */
 function cli(
   args: string[],
-  options: { stdin?: string; timeoutMs?: number; interrupt?: () => boolean } = {},
+  options: {
+    stdin?: string;
+    timeoutMs?: number;
+    interrupt?: () => boolean;
+    pipeToTrue?: boolean;
+  } = {},
 ): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // With `pipeToTrue`, stdout is a shell pipe into `true`, which exits at once without
+    // reading (as `| head` does once it has its lines): the CLI's writes meet a closed pipe.
+    const child = options.pipeToTrue
+      ? spawn(
+          'bash',
+          ['-c', `"$0" "$@" | true; exit "\${PIPESTATUS[0]}"`, process.execPath, MAIN, ...args],
+          {
+            stdio: ['pipe', 'pipe', 'pipe'],
+          },
+        )
+      : spawn(process.execPath, [MAIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     const { interrupt } = options;
     const poll =
       interrupt === undefined
@@ -316,6 +329,19 @@ describe('httpool CLI', () => {
     const loop = await cli(['fetch', `${server.origin}/redirect${'/redirect'.repeat(25)}/x`, '-L']);
     assert.equal(loop.code, 1);
     assert.match(loop.stdout, /ERR_REDIRECT 1/);
+  });
+
+  test("a reader that closes stdout early (| head) is no crash: no stack, the run's status", async () => {
+    // demo prints a line, then works for a while: the error of that first write arrives.
+    for (const [args, status] of [
+      [['demo', '--pages', '20'], 0],
+      [['fetch', `${a.origin}/size/3`], 0],
+      [['fetch', `${a.origin}/status/404`, '--json'], 1],
+    ] as const) {
+      const run = await cli([...args], { pipeToTrue: true });
+      assert.doesNotMatch(run.stderr, /EPIPE|Error/, `${args.join(' ')}: ${run.stderr}`);
+      assert.equal(run.code, status, `${args.join(' ')}: ${run.stderr}`);
+    }
   });
 
   test('fetch --input - reads URLs from stdin (blank lines and comments skipped)', async () => {
