@@ -141,7 +141,7 @@ export interface InputError {
   line: number;
   /** The line as read (trimmed). */
   text: string;
-  /** Why it was skipped, e.g. `not a valid URL`. */
+  /** What was printed: `FILE line N: not a valid URL: "..."`, the line in a visible form. */
   message: string;
 }
 
@@ -266,7 +266,9 @@ export async function parseFetchArgs(
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!.trim();
       if (line === '' || line.startsWith('#')) continue;
-      if (urls.length >= MAX_URLS) throw new UsageError(`more than ${MAX_URLS} URLs`);
+      if (urls.length + inputErrors.length >= MAX_URLS) {
+        throw new UsageError(`more than ${MAX_URLS} URLs`);
+      }
       // A bad line in a long list (a crawler's output, say) is reported and skipped.
       try {
         urls.push(parseHttpUrl(line, where(i + 1)));

@@ -70,13 +70,8 @@ export function fileNameForUrl(url: URL, contentType?: string): string {
   const hash = createHash('sha256').update(url.href).digest('hex').slice(0, 10);
   const last = url.pathname.split('/').pop() ?? '';
   const extMatch = /\.([A-Za-z0-9]{1,8})$/.exec(last);
-  const typeExt = extMatch === null ? extensionForType(contentType) : undefined;
-  const ext =
-    extMatch !== null
-      ? `.${extMatch[1]!.toLowerCase()}`
-      : typeExt === undefined
-        ? ''
-        : `.${typeExt}`;
+  const extension = extMatch === null ? extensionForType(contentType) : extMatch[1]!.toLowerCase();
+  const ext = extension === undefined ? '' : `.${extension}`;
   const path = extMatch === null ? url.pathname : url.pathname.slice(0, -extMatch[0].length);
   const readable = [url.hostname, url.port, path, url.search.slice(1)]
     .join('_')
