@@ -78,6 +78,8 @@ ERR_SOCKET, ERR_CONNECT_TIMEOUT, ERR_TIMEOUT) or a status of 400 or more (counte
 HTTP_<status>, e.g. HTTP_404). Without --follow a 3xx counts as a success; with it,
 a redirect loop or a 21st redirect fails as ERR_REDIRECT.
 A failure is reported on standard error and never stops the other URLs.
+Text from servers and --input (reason phrases, URLs, messages) is printed with
+control characters escaped (\\x1b, \\u009b, \\t; a backslash as \\\\); --json is exact.
 
 Ctrl-C stops: requests in flight are abandoned (and not counted), and the summary of
 the URLs fetched so far is printed. A second Ctrl-C quits at once.
