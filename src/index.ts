@@ -20,11 +20,13 @@ export type {
   RequestOptions,
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
+export type { Origin } from './client/origin.js';
 export { PooledConnection } from './client/pooled-connection.js';
 export type { ProxyConfig } from './client/proxy.js';
 export { ProxyError, parseProxy, proxyForUrl } from './client/proxy.js';
 export { RedirectError } from './client/redirect.js';
 export type { RetryOptions } from './client/retry-policy.js';
+export type { DurationSummary } from './client/summary.js';
 export {
   AbortError,
   AcquireTimeoutError,
@@ -45,10 +47,11 @@ export {
   ResponseLimitError,
   SocketError,
 } from './errors.js';
-export type { BodySource, ResponseBody } from './http1/body.js';
+export type { ResponseBody } from './http1/body.js';
 export type { ExchangeOptions, RequestBody } from './http1/connection.js';
 export { ResponseHeaders } from './http1/headers.js';
 export type { ParserLimits } from './http1/limits.js';
 export { defaultParserLimits } from './http1/limits.js';
 export { HttpResponse } from './http1/response.js';
 export type { HeadersInput, HeaderValue } from './http1/serializer.js';
+export type { Clock, Timer } from './pool/clock.js';

@@ -10,7 +10,7 @@ import type { Semaphore } from '../pool/semaphore.js';
 import { openSocket } from './connector.js';
 import { channels, debug } from './diagnostics.js';
 import { type Origin, parseOrigin } from './origin.js';
-import { type LeaseOwner, PooledConnection } from './pooled-connection.js';
+import { PooledConnection } from './pooled-connection.js';
 import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
 import { canReplay } from './retry.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
@@ -193,7 +193,7 @@ const IDLE_CLOSE_MARGIN = 0.75;
  * await pool.close();
  * ```
  */
-export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
+export class ConnectionPool implements AsyncDisposable {
   /** The origin this pool serves, canonical form (e.g. `http://127.0.0.1:8080`). */
   readonly origin: string;
   readonly #target: Origin;
@@ -224,6 +224,9 @@ export class ConnectionPool implements AsyncDisposable, LeaseOwner<Slot> {
    * @param options limits and timeouts; see {@link PoolOptions}
    * @throws InvalidArgumentError for a bad origin or option
    */
+  constructor(origin: string | URL, options?: PoolOptions);
+  /** @internal An Agent's pools also share its connection budget. */
+  constructor(origin: string | URL, options: PoolOptions | undefined, internals: PoolInternals);
   constructor(origin: string | URL, options: PoolOptions = {}, internals: PoolInternals = {}) {
     this.#target = parseOrigin(origin);
     this.origin = this.#target.origin;
@@ -698,7 +701,7 @@ export interface CloseOptions {
   timeout?: number | undefined;
 }
 
-/** @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity */
+/** @internal @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity */
 export function checkCloseTimeout(timeout: unknown): void {
   if (timeout === undefined) return;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
@@ -710,7 +713,7 @@ export function checkCloseTimeout(timeout: unknown): void {
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Resolves with `closed`, calling `force()` first if it has not settled after `ms`. A deadline
+ * @internal Resolves with `closed`, calling `force()` first if it has not settled after `ms`. A deadline
  * longer than a timer can hold (`Infinity` included) is no deadline.
  */
 export function withDeadline(
@@ -728,13 +731,13 @@ export function withDeadline(
   return Promise.race([closed, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** The reason busy connections are destroyed with when a close runs out of time. */
+/** @internal The reason busy connections are destroyed with when a close runs out of time. */
 export function closeTimedOut(ms: number): Error {
   return new PoolClosedError(`close() ran out of time after ${ms} ms; busy connections destroyed`);
 }
 
 /**
- * Checks pool options (the resource pool checks its own limits when it is made).
+ * @internal Checks pool options (the resource pool checks its own limits when it is made).
  *
  * @throws InvalidArgumentError for a bad value
  */

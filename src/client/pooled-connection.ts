@@ -2,7 +2,7 @@ import { InvalidStateError } from '../errors.js';
 import type { ExchangeOptions } from '../http1/connection.js';
 import type { HttpResponse } from '../http1/response.js';
 
-/** What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
+/** @internal What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
 export interface LeaseOwner<S> {
   /** Sends a request on the slot's connection. */
   send(slot: S, options: ExchangeOptions): Promise<HttpResponse>;

@@ -1,7 +1,7 @@
 import { BodyUsedError } from '../errors.js';
 
 /**
- * What a response body needs from whoever feeds it (the connection): flow control, and a way
+ * @internal What a response body needs from whoever feeds it (the connection): flow control, and a way
  * to say the reader has given up.
  */
 export interface BodySource {

@@ -48,7 +48,7 @@ export interface ExchangeOptions {
   bodyTimeout?: number | undefined;
 }
 
-/** Settings of one HTTP/1.1 connection. */
+/** @internal Settings of one HTTP/1.1 connection. */
 export interface Http1ConnectionOptions {
   /** Value of the Host header sent by default (`host[:port]`). */
   host: string;
@@ -67,7 +67,7 @@ export interface Http1ConnectionOptions {
   maxDrainTime?: number | undefined;
 }
 
-/** What a connection tells its owner. Every callback is optional. */
+/** @internal What a connection tells its owner. Every callback is optional. */
 export interface ConnectionEvents {
   /**
    * The request was fully written and the response fully read, or the exchange failed with
@@ -83,7 +83,7 @@ export interface ConnectionEvents {
   onBodyAbandoned?(): void;
 }
 
-/** Where a connection is in its life. Transitions: idle → busy → idle … → closed. */
+/** @internal Where a connection is in its life. Transitions: idle → busy → idle … → closed. */
 export type ConnectionState = 'idle' | 'busy' | 'closed';
 
 const DEFAULT_TIMEOUT = 300_000;
@@ -105,7 +105,7 @@ const FLUSH_WAIT = 250;
 /** Methods whose requests may be replayed when the first attempt provably reached no server logic. */
 const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/** True for the methods RFC 9110 §9.2.2 calls idempotent. */
+/** @internal True for the methods RFC 9110 §9.2.2 calls idempotent. */
 export function isIdempotentMethod(method: string): boolean {
   return IDEMPOTENT_METHODS.has(method);
 }
@@ -154,7 +154,7 @@ type Exchange = {
 type PersistentTimer = { readonly ms: number; readonly timeout: NodeJS.Timeout };
 
 /**
- * One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
+ * @internal One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
  * no pipelining. It knows nothing of pools: its owner learns through {@link ConnectionEvents}
  * when an exchange ended and whether the connection may carry another.
  *
