@@ -32,6 +32,7 @@ export class HttpoolError extends Error {
     return true;
   }
 
+  /** Any copy's errors are `instanceof HttpoolError` (by the brand); subclasses match as usual. */
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (this !== HttpoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && brand in value;

@@ -219,8 +219,8 @@ function ipMatches(entry: string, host: string, family: number): boolean {
  * - `http:` targets: `http_proxy` only. The upper-case `HTTP_PROXY` is ignored on purpose, as
  *   curl does: a CGI program gets the request's `Proxy:` header as `HTTP_PROXY`, so honouring
  *   it would let any client pick the proxy ("httpoxy", CVE-2016-5385).
- * - `no_proxy`, else `NO_PROXY`, lists hosts reached directly; see the rules on
- *   {@link bypassesProxy}.
+ * - `no_proxy`, else `NO_PROXY`, lists hosts reached directly: a name and its subdomains
+ *   (`.name` alike), `host:port`, IP addresses and CIDR ranges, or `*` for every host.
  * - An empty (or all-blank) value counts as unset. A value without a scheme is taken as
  *   `http://value`, as curl does.
  * - `all_proxy` / `ALL_PROXY` are not read: they usually name a SOCKS proxy, which httpool

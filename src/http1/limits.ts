@@ -6,7 +6,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 
-/** Limits for {@link ResponseParser}. Sizes are in bytes. */
+/** Limits of the response parser (the `limits` pool option). Sizes are in bytes. */
 export interface ParserLimits {
   /**
    * Bytes of one response head: the status line, every header line and the empty line, each with its
