@@ -10,15 +10,20 @@ import * as httpool from '../src/index.js';
 import {
   AcquireTimeoutError,
   type Agent,
+  type Clock,
   type CloseOptions,
   type ConnectionPool,
+  type DurationSummary,
   EmptyPoolError,
   HttpoolError,
   type HttpResponse,
+  type Origin,
   PoolClosedError,
   type PooledConnection,
   type PoolOptions,
   type PoolStats,
+  parseProxy,
+  type Timer,
 } from '../src/index.js';
 
 /** Compile-time equality of two types. */
@@ -45,6 +50,17 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   await using _lease = await pool.acquire();
   const stats: PoolStats = pool.stats();
   expectType<Equal<typeof stats.open, number>>();
+  expectType<Equal<typeof stats.waitTime, DurationSummary>>();
+  expectType<Equal<typeof conn, PooledConnection>>();
+  const proxyOrigin: Origin = parseProxy('http://proxy:3128').origin;
+  expectType<Equal<typeof proxyOrigin.port, number>>();
+  // A clock of the caller's own, as the `clock` option takes.
+  const clock: Clock = {
+    now: () => 0,
+    schedule: (): Timer => ({ cancel() {} }),
+  };
+  const timed: PoolOptions = { clock };
+  void timed;
   const fetched = await agent.fetch('http://localhost/', { method: 'GET' });
   expectType<Equal<typeof fetched, Response>>();
   const viaAgent = await agent.request(new URL('http://localhost/'), { redirect: 'follow' });

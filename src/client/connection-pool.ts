@@ -414,9 +414,9 @@ export class ConnectionPool implements AsyncDisposable {
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
     const started = performance.now();
     const slot = this.#lend(await this.#pool.acquire(options), started);
-    const lease = new PooledConnection<Slot>(this, slot);
+    const lease = new PooledConnection(this, slot);
     this.#abandoned.register(lease, { slot, leaseId: slot.leaseId });
-    return lease as PooledConnection;
+    return lease;
   }
 
   /** Gives a connection back; the same as `conn.release()`. */

@@ -28,13 +28,14 @@ const leaseOfBody = new WeakMap<object, object>();
  * (draining a little, or closing the connection if there is much): a connection never goes
  * back to the pool with response bytes pending.
  */
-export class PooledConnection<S = unknown> implements AsyncDisposable {
-  readonly #owner: LeaseOwner<S>;
-  readonly #slot: S;
+export class PooledConnection implements AsyncDisposable {
+  // The slot is the owner's business; the lease only hands it back.
+  readonly #owner: LeaseOwner<unknown>;
+  readonly #slot: unknown;
   #released = false;
 
   /** @internal made by ConnectionPool.acquire() */
-  constructor(owner: LeaseOwner<S>, slot: S) {
+  constructor(owner: LeaseOwner<unknown>, slot: unknown) {
     this.#owner = owner;
     this.#slot = slot;
   }
