@@ -701,7 +701,11 @@ export interface CloseOptions {
   timeout?: number | undefined;
 }
 
-/** @internal @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity */
+/**
+ * @internal Checks a close timeout.
+ *
+ * @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity
+ */
 export function checkCloseTimeout(timeout: unknown): void {
   if (timeout === undefined) return;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
