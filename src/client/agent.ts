@@ -400,9 +400,10 @@ export class Agent implements AsyncDisposable {
     }
   }
 
+  /** The pause before a retry, on a timer that keeps the process alive: the request must settle. */
   async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
     try {
-      await sleep(ms, undefined, signal === undefined ? { ref: false } : { signal, ref: false });
+      await sleep(ms, undefined, signal === undefined ? undefined : { signal });
     } catch (error) {
       if (signal?.aborted) throw abortReason(signal);
       throw error;

@@ -248,6 +248,7 @@ export class ConnectionPool implements AsyncDisposable {
       create: (signal) => this.#connect(signal),
       destroy: (slot, reason) => this.#close(slot, reason),
       isHealthy: (slot) => slot.connection.isHealthy(),
+      keepIdle: (slot) => this.#keepIdle(slot),
       idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
     };
     if (options.maxSize !== undefined) poolOptions.maxSize = options.maxSize;
@@ -345,8 +346,22 @@ export class ConnectionPool implements AsyncDisposable {
     return slot.connection.closed;
   }
 
-  /** A lease begins: timing, and the leak detector's stack and timer. */
+  /**
+   * A connection is about to wait idle in the pool. Under a shared cap, an origin waiting for a
+   * permit gets this one's instead (as in #putBack): a permit waiter must never wait on an idle
+   * connection, which nothing would close in time (nor keep the process alive for). One that
+   * stays idle no longer holds the process open, as Node's http.Agent does with a free socket.
+   */
+  #keepIdle(slot: Slot): boolean {
+    if (this.#budget !== undefined && this.#budget.waiting > 0) return false;
+    slot.connection.unref();
+    return true;
+  }
+
+  /** A lease begins: the socket holds the process open again, timing, and the leak detector. */
   #lend(slot: Slot, waitStarted: number): Slot {
+    // Until the lease ends, its requests and bodies are promises someone waits on.
+    slot.connection.ref();
     const now = performance.now();
     this.#waitTime.record(now - waitStarted);
     slot.leasedAt = now;

@@ -206,6 +206,8 @@ export class Http1Connection implements BodySource {
    * that the connection holds only its bytes, so a body its caller drops can be collected.
    */
   #newBody: ResponseBody | undefined;
+  /** Whether the socket keeps the event loop alive (Node's default); see {@link unref}. */
+  #refed = true;
   #markClosed!: () => void;
   /** Resolves once the socket has fully closed. */
   readonly closed: Promise<void> = new Promise((resolve) => {
@@ -284,6 +286,29 @@ export class Http1Connection implements BodySource {
   /** The socket's local port, useful in logs and tests; still known once the socket is gone. */
   get localPort(): number | undefined {
     return this.#localPort;
+  }
+
+  /**
+   * Lets the socket keep the event loop alive again (it does when the connection is made).
+   * The exchange timers are unref'd: while an exchange runs, the socket is what keeps the
+   * process alive, so an owner that called {@link unref} calls this before the next request.
+   */
+  ref(): void {
+    if (this.#refed) return;
+    this.#refed = true;
+    // A closed socket has no handle: Node would wait for a 'connect' that never comes.
+    if (this.#state !== 'closed') this.#socket.ref();
+  }
+
+  /**
+   * Stops the socket from keeping the event loop alive, as Node's `http.Agent` does with a
+   * free socket: for a connection waiting idle in a pool, which should not hold a process
+   * open that has nothing else to do.
+   */
+  unref(): void {
+    if (!this.#refed) return;
+    this.#refed = false;
+    if (this.#state !== 'closed') this.#socket.unref();
   }
 
   /**

@@ -41,6 +41,13 @@ export interface ResourcePoolOptions<R> {
   destroy: (resource: R, reason: CloseReason) => void | Promise<void>;
   /** Checked when a resource is taken from the idle stack; false (or a throw) destroys it as 'unhealthy'. */
   isHealthy?: (resource: R) => boolean;
+  /**
+   * Asked as a resource is about to wait on the idle stack (not when it goes straight to a
+   * waiter, nor when it is lent again): false (or a throw) destroys it instead ('not-reusable')
+   * and frees its slot. The owner may also ready it for waiting here (the client layer lets an
+   * idle socket stop holding the process open).
+   */
+  keepIdle?: (resource: R) => boolean;
   /** Most resources open at once, counting connecting + idle + leased. Default `Infinity`. */
   maxSize?: number;
   /** Ms a resource may sit idle before it is destroyed; `Infinity` (default) = never, 0 = never kept idle. */
@@ -198,6 +205,7 @@ export class ResourcePool<R> {
   readonly #create: (signal: AbortSignal) => Promise<R>;
   readonly #destroy: (resource: R, reason: CloseReason) => void | Promise<void>;
   readonly #isHealthy: ((resource: R) => boolean) | undefined;
+  readonly #keepIdle: ((resource: R) => boolean) | undefined;
   readonly #maxSize: number;
   readonly #idleTimeout: number;
   readonly #maxWaiting: number;
@@ -248,12 +256,16 @@ export class ResourcePool<R> {
     if (options.isHealthy !== undefined && typeof options.isHealthy !== 'function') {
       throw new InvalidArgumentError('isHealthy must be a function');
     }
+    if (options.keepIdle !== undefined && typeof options.keepIdle !== 'function') {
+      throw new InvalidArgumentError('keepIdle must be a function');
+    }
     checkNumber('maxSize', options.maxSize, 0, true, true);
     checkNumber('idleTimeout', options.idleTimeout, 0, false, false);
     checkNumber('maxWaiting', options.maxWaiting, 0, false, true);
     this.#create = options.create;
     this.#destroy = options.destroy;
     this.#isHealthy = options.isHealthy;
+    this.#keepIdle = options.keepIdle;
     this.#maxSize = options.maxSize ?? Number.POSITIVE_INFINITY;
     this.#idleTimeout = options.idleTimeout ?? Number.POSITIVE_INFINITY;
     this.#maxWaiting = options.maxWaiting ?? Number.POSITIVE_INFINITY;
@@ -602,16 +614,27 @@ export class ResourcePool<R> {
     }
   }
 
+  /** {@link ResourcePoolOptions.keepIdle}'s answer; a throw is a no. */
+  #mayIdle(resource: R): boolean {
+    if (this.#keepIdle === undefined) return true;
+    try {
+      return this.#keepIdle(resource) === true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Puts a resource on the idle stack; `now` may be 0 when nothing expires (no deadline to compute). */
   #pushIdle(resource: R, now: number, expiresAt: number): void {
     const deadline = Math.min(now + this.#idleTimeout, expiresAt);
-    if (deadline === Number.POSITIVE_INFINITY) {
-      this.#idle.push({ resource, deadline, expiresAt });
+    const expired = deadline <= now;
+    if (expired || !this.#mayIdle(resource)) {
+      this.#destroyResource(resource, expired ? 'idle-timeout' : 'not-reusable');
+      this.#afterSlotFreed();
       return;
     }
-    if (deadline <= now) {
-      this.#destroyResource(resource, 'idle-timeout');
-      this.#afterSlotFreed();
+    if (deadline === Number.POSITIVE_INFINITY) {
+      this.#idle.push({ resource, deadline, expiresAt });
       return;
     }
     this.#idle.push({ resource, deadline, expiresAt });

@@ -71,6 +71,61 @@ describe('idle stack', () => {
     assert.equal(pool.stats().idle, 0);
   });
 
+  test('keepIdle is asked only as a resource would go idle; false or a throw destroys it and frees its slot', async () => {
+    const asked: number[] = [];
+    let answer: () => boolean = () => true;
+    const { pool, destroyed, creates } = harness({
+      maxSize: 1,
+      manual: true,
+      keepIdle: (r) => {
+        asked.push(r.id);
+        return answer();
+      },
+    });
+    // Created for a waiter, then released with another waiting: handed over, never idle.
+    const first = track(pool.acquire());
+    const second = track(pool.acquire());
+    const a = creates[0]!.succeed();
+    await flush();
+    assert.equal(first.value, a);
+    pool.release(a);
+    await flush();
+    assert.equal(second.value, a);
+    assert.deepEqual(asked, []);
+    // Released with nobody waiting: asked, and kept.
+    pool.release(a);
+    assert.deepEqual(asked, [a.id]);
+    assert.equal(pool.stats().idle, 1);
+    // Refused: destroyed, and its slot goes to a create for the next acquire.
+    const again = await pool.acquire();
+    answer = () => false;
+    pool.release(again);
+    assert.deepEqual(destroyed, [[a.id, 'not-reusable']]);
+    const third = track(pool.acquire());
+    const b = creates[0]!.succeed();
+    await flush();
+    assert.equal(third.value, b);
+    // A create whose waiter gave up is asked too; a throw counts as a refusal.
+    answer = () => {
+      throw new Error('keepIdle failed');
+    };
+    pool.release(b);
+    assert.deepEqual(destroyed.at(-1), [b.id, 'not-reusable']);
+    const controller = new AbortController();
+    const gaveUp = track(pool.acquire({ signal: controller.signal }));
+    controller.abort();
+    const c = creates[0]!.succeed();
+    await flush();
+    assert.equal(gaveUp.state, 'err');
+    assert.deepEqual(asked.slice(-2), [b.id, c.id]);
+    assert.deepEqual(destroyed.at(-1), [c.id, 'not-reusable']);
+    assert.deepEqual({ open: pool.stats().open, idle: pool.stats().idle }, { open: 0, idle: 0 });
+    assert.throws(
+      () => harness({ keepIdle: 'yes' as unknown as () => boolean }),
+      InvalidArgumentError,
+    );
+  });
+
   test('one eviction timer, armed only while something is idle', async () => {
     const { pool, clock, destroyed } = harness({ idleTimeout: 100 });
     assert.equal(clock.pending, 0);
