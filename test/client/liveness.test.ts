@@ -348,6 +348,24 @@ settled();
     assert.equal(server.connections, 1);
   });
 
+  test('close() settles though the sockets it closes no longer hold the process open', async (t) => {
+    const server = await helloServer();
+    t.after(() => server.close());
+    const script = run(
+      `
+const pool = new ConnectionPool(params.origin, { idleTimeout: 60_000 });
+const agent = new Agent({ idleTimeout: 60_000 });
+await (await pool.request({})).dump();
+await (await agent.request(params.origin + '/')).dump();
+await Promise.all([pool.close(), agent.close()]);
+console.log('closed', pool.stats().closed, agent.stats()[params.origin] === undefined);
+settled();
+`,
+      { origin: server.origin },
+    );
+    assertSettled(await script.exited, ['closed 1 true']);
+  });
+
   test("an acquire waiting for the Agent's maxTotal is served, not left behind, when the connection it waits for goes idle", async (t) => {
     const server = await helloServer();
     t.after(() => server.close());
