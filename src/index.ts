@@ -20,11 +20,18 @@ export type {
   RequestOptions,
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
+export { fetch, getDefaultAgent, request, setDefaultAgent } from './client/default-agent.js';
 export type { Origin } from './client/origin.js';
 export { PooledConnection } from './client/pooled-connection.js';
 export type { ProxyConfig } from './client/proxy.js';
 export { ProxyError, parseProxy, proxyForUrl } from './client/proxy.js';
 export { RedirectError } from './client/redirect.js';
+export type {
+  ConnectionRequestOptions,
+  QueryInput,
+  QueryValue,
+  RequestConveniences,
+} from './client/request-options.js';
 export type { RetryOptions } from './client/retry-policy.js';
 export type { DurationSummary } from './client/summary.js';
 export {

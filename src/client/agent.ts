@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
 import type { HttpResponse } from '../http1/response.js';
+import { type HeadersInput, standardMethod } from '../http1/serializer.js';
 import { Semaphore } from '../pool/semaphore.js';
 import {
   type CloseOptions,
@@ -12,11 +13,12 @@ import {
   type RequestOptions,
   withDeadline,
 } from './connection-pool.js';
-import { fetchThrough } from './fetch.js';
+import { type FetchClient, fetchThrough } from './fetch.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import { parseOrigin } from './origin.js';
 import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
 import { nextHop, RedirectError } from './redirect.js';
+import { defaultHeaderPairs, requestContent, withQuery } from './request-options.js';
 import {
   type RetryOptions,
   type RetryPolicy,
@@ -51,10 +53,24 @@ export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
    * (a promise included), or a throw, fails the request that needed the pool.
    */
   perOrigin?: ((origin: string) => OriginOptions | undefined) | undefined;
+  /**
+   * What a relative URL given to `request()` or `fetch()` is resolved against, by the URL
+   * standard's rules: `/v1/items` replaces the whole path of `https://api.example.com/api/`,
+   * `v1/items` is appended to it, and appended to `https://api.example.com/api` (no trailing
+   * slash) it replaces `api`. An absolute URL is used as it is. Default: none (URLs must be
+   * absolute).
+   */
+  baseUrl?: string | URL | undefined;
+  /**
+   * Header fields sent with every request, under the request's own (see
+   * {@link PoolOptions.headers}). Merged before the first hop, so a redirect to another origin
+   * drops a default Authorization or Cookie as it drops the request's own.
+   */
+  headers?: HeadersInput | undefined;
 }
 
-/** What {@link AgentOptions.perOrigin} may set for one origin: any pool option but the proxy and clock. */
-export type OriginOptions = Omit<PoolOptions, 'proxy' | 'clock'>;
+/** What {@link AgentOptions.perOrigin} may set for one origin: any pool option but the proxy, clock and default headers. */
+export type OriginOptions = Omit<PoolOptions, 'proxy' | 'clock' | 'headers'>;
 
 /** Options of {@link Agent.request}: one request, plus redirects and retries. */
 export interface AgentRequestOptions extends Omit<RequestOptions, 'path'> {
@@ -108,6 +124,12 @@ export class Agent implements AsyncDisposable {
   #closed = false;
   /** Pools closing (dropped when idle, or closed with the agent) until done: destroy() still reaches them. */
   readonly #closing = new Map<ConnectionPool, Promise<void>>();
+  /** `baseUrl`, parsed. */
+  readonly #baseUrl: URL | undefined;
+  /** The `headers` option as pairs (empty for none), merged in {@link request} and {@link fetch}. */
+  readonly #defaultHeaders: HeaderPairs;
+  /** What fetch() runs over: one hop of {@link request}, defaults already merged. */
+  readonly #fetchClient: FetchClient;
 
   /** @throws InvalidArgumentError for a bad option */
   constructor(options: AgentOptions = {}) {
@@ -119,8 +141,12 @@ export class Agent implements AsyncDisposable {
       maxRedirections,
       proxy,
       perOrigin,
+      baseUrl,
+      headers,
       ...poolOptions
     } = options;
+    this.#baseUrl = baseUrl === undefined ? undefined : toUrl(baseUrl, undefined, 'baseUrl');
+    this.#defaultHeaders = defaultHeaderPairs(headers);
     if (perOrigin !== undefined && typeof perOrigin !== 'function') {
       throw new InvalidArgumentError('perOrigin must be a function of the origin');
     }
@@ -162,6 +188,18 @@ export class Agent implements AsyncDisposable {
       maxTotal === undefined || maxTotal === Number.POSITIVE_INFINITY
         ? undefined
         : new Semaphore(maxTotal, () => this.#reclaimIdle());
+    this.#fetchClient = {
+      // fetch() decodes by itself, keeping the headers as the Fetch standard says.
+      request: (url, hop) =>
+        this.#requestWithRetries(toUrl(url), {
+          ...hop,
+          decompress: false,
+          path: url.pathname + url.search,
+        }),
+      headers: this.#defaultHeaders,
+      baseUrl: this.#baseUrl,
+      maxDecodedFor: this.#decodedLimit,
+    };
   }
 
   /** True once {@link close} or {@link destroy} was called. */
@@ -229,7 +267,9 @@ export class Agent implements AsyncDisposable {
     if (own === undefined && proxy === undefined) return this.#poolOptions;
     const options: Record<string, unknown> = { ...this.#poolOptions };
     for (const [name, value] of Object.entries(own ?? {})) {
-      if (value === undefined || name === 'proxy' || name === 'clock') continue;
+      if (value === undefined || name === 'proxy' || name === 'clock' || name === 'headers') {
+        continue;
+      }
       const base = options[name];
       options[name] =
         (name === 'limits' || name === 'tls') && typeof value === 'object' && value !== null
@@ -268,32 +308,49 @@ export class Agent implements AsyncDisposable {
    * agent or the request sets `retry`.
    */
   request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
+    let current: URL;
+    let own = options;
     try {
-      const mode = options.redirect;
+      current = toUrl(url, this.#baseUrl);
+      if (
+        options.query !== undefined ||
+        options.json !== undefined ||
+        this.#defaultHeaders.length > 0
+      ) {
+        // Applied once, before the first hop: redirects and retries see plain headers and body.
+        const { query } = options;
+        if (query !== undefined) {
+          const withParams = new URL(current.href);
+          withParams.search = withQuery(current.search, query);
+          current = withParams;
+        }
+        const { headers, body } = requestContent(options, this.#defaultHeaders, undefined);
+        own = { ...options, headers, body, query: undefined, json: undefined };
+      }
+      const mode = own.redirect;
       if (mode === undefined || mode === 'manual') {
         // The common case, no redirect to follow: one hop, without an async frame of its own.
-        const current = toUrl(url);
         return this.#requestWithRetries(current, {
-          ...options,
-          method: options.method ?? 'GET',
-          headers: options.headers,
-          body: options.body,
+          ...own,
+          method: standardMethod(own.method),
+          headers: own.headers,
+          body: own.body,
           path: current.pathname + current.search,
         });
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#requestFollowing(url, options);
+    return this.#requestFollowing(current, own);
   }
 
   /** {@link request} when redirects may be followed. */
-  async #requestFollowing(url: string | URL, options: AgentRequestOptions): Promise<HttpResponse> {
-    let current = toUrl(url);
+  async #requestFollowing(url: URL, options: AgentRequestOptions): Promise<HttpResponse> {
+    let current = url;
     const mode = options.redirect ?? 'manual';
     const maxRedirections =
       options.maxRedirections ?? this.#options.maxRedirections ?? DEFAULT_MAX_REDIRECTIONS;
-    let method = options.method ?? 'GET';
+    let method = standardMethod(options.method);
     let headers: HeaderPairs | RequestOptions['headers'] = options.headers;
     let body = options.body;
     for (let redirects = 0; ; redirects++) {
@@ -341,7 +398,7 @@ export class Agent implements AsyncDisposable {
    * (at most 20), as the Fetch standard says.
    */
   fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-    return fetchThrough(this, input, init, this.#decodedLimit);
+    return fetchThrough(this.#fetchClient, input, init);
   }
 
   /** The body limit of the pool that carried a fetch's last hop: it bounds the decoded body too. */
@@ -516,14 +573,23 @@ export class Agent implements AsyncDisposable {
   }
 }
 
-function toUrl(input: string | URL): URL {
+/**
+ * `input` as an http(s) URL: a URL as it is, a string parsed (against `base` when given).
+ *
+ * @throws InvalidArgumentError for anything else, or a URL with credentials
+ */
+function toUrl(input: string | URL, base?: URL, what = 'url'): URL {
   let url: URL;
   try {
     // A URL is read, never changed, so it need not be copied.
-    url = typeof input === 'string' ? new URL(input) : input;
+    url = typeof input === 'string' ? new URL(input, base) : input;
     if (!(url instanceof URL)) throw new TypeError('not a URL');
   } catch {
-    throw new InvalidArgumentError('url must be an absolute http: or https: URL');
+    throw new InvalidArgumentError(
+      base === undefined
+        ? `${what} must be an absolute http: or https: URL${what === 'url' ? ' (or set baseUrl)' : ''}`
+        : `${what} must be a URL or a path relative to baseUrl`,
+    );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new InvalidArgumentError(`unsupported protocol ${url.protocol} (http: or https: only)`);

@@ -4,14 +4,24 @@ import { InvalidArgumentError, PoolClosedError, SocketError } from '../errors.js
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
+import { type HeadersInput, standardMethod } from '../http1/serializer.js';
 import type { Clock } from '../pool/clock.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { openSocket } from './connector.js';
+import { acceptEncoding, decodeResponse } from './decode.js';
 import { channels, debug } from './diagnostics.js';
+import type { HeaderPairs } from './header-pairs.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { PooledConnection } from './pooled-connection.js';
 import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
+import {
+  type ConnectionRequestOptions,
+  defaultHeaderPairs,
+  type RequestConveniences,
+  requestContent,
+  withQuery,
+} from './request-options.js';
 import { canReplay } from './retry.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
 
@@ -77,6 +87,14 @@ export interface PoolOptions {
   lookup?: LookupFunction | undefined;
   /** The local IP address to connect from (a machine with several). */
   localAddress?: string | undefined;
+  /**
+   * Header fields sent with every request (a shared `user-agent`, an API key), under the
+   * request's own: a field the request gives (any case) replaces the default, and one it gives
+   * as `undefined` or `null` removes it. Checked when the pool is made.
+   */
+  headers?: HeadersInput | undefined;
+  /** Decode compressed responses by default; see {@link RequestConveniences.decompress}. Default false. */
+  decompress?: boolean | undefined;
 }
 
 /** Options of {@link ConnectionPool.acquire}. */
@@ -90,7 +108,7 @@ export interface AcquireOptions {
 }
 
 /** Options of {@link ConnectionPool.request}: one request plus how long to wait for a connection. */
-export interface RequestOptions extends ExchangeOptions {
+export interface RequestOptions extends ConnectionRequestOptions {
   /** Most ms to wait for a free connection. Default: no bound. */
   acquireTimeout?: number | undefined;
 }
@@ -207,6 +225,12 @@ export class ConnectionPool implements AsyncDisposable {
   #tlsSession: Buffer | undefined;
   /** ms idle connections are kept at most, learned from the server closing idle ones; none yet. */
   #learnedIdleTimeout: number | undefined;
+  /** The `headers` option as pairs (empty for none). */
+  readonly #defaultHeaders: HeaderPairs;
+  /** Requests need {@link #prepare}: there are default headers or decoding is on by default. */
+  readonly #prepares: boolean;
+  /** `limits.maxResponseSize`, which bounds a decoded body too. */
+  readonly #maxDecoded: number;
   #requests = 0;
   #replayed = 0;
   #reused = 0;
@@ -232,6 +256,9 @@ export class ConnectionPool implements AsyncDisposable {
     this.origin = this.#target.origin;
     checkPoolOptions(options);
     this.#options = options;
+    this.#defaultHeaders = defaultHeaderPairs(options.headers);
+    this.#prepares = this.#defaultHeaders.length > 0 || options.decompress === true;
+    this.#maxDecoded = options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock;
     this.#budget = internals.budget;
     const { proxy } = options;
@@ -521,16 +548,46 @@ export class ConnectionPool implements AsyncDisposable {
     return { ...options, path, headers: pairs };
   }
 
+  /**
+   * The request as the connection takes it: default headers merged, `query` in the path, `json`
+   * as the body, Accept-Encoding when decoding.
+   */
+  #prepare(input: ConnectionRequestOptions, decompress: boolean): ExchangeOptions {
+    const { headers, body } = requestContent(
+      input,
+      this.#defaultHeaders,
+      decompress ? acceptEncoding(this.#target.protocol) : undefined,
+    );
+    const { query } = input;
+    return {
+      ...input,
+      path: query === undefined ? input.path : withQuery(input.path ?? '/', query),
+      headers,
+      body,
+      query: undefined,
+      json: undefined,
+      decompress: undefined,
+    } as ExchangeOptions;
+  }
+
   /** @internal LeaseOwner: sends on the slot's connection */
-  send(slot: Slot, input: ExchangeOptions): Promise<HttpResponse> {
-    let options = input;
-    if (this.#forwarded) {
-      // http: through a proxy: absolute-form target and Proxy-Authorization (RFC 9112 §3.2.2).
-      try {
-        options = this.#viaProxy(input);
-      } catch (error) {
-        return Promise.reject(error);
+  send(slot: Slot, input: ConnectionRequestOptions): Promise<HttpResponse> {
+    let options: ExchangeOptions = input;
+    let decompress = false;
+    try {
+      if (
+        this.#prepares ||
+        input.query !== undefined ||
+        input.json !== undefined ||
+        input.decompress !== undefined
+      ) {
+        decompress = checkDecompress(input.decompress) ?? this.#options.decompress ?? false;
+        options = this.#prepare(input, decompress);
       }
+      // http: through a proxy: absolute-form target and Proxy-Authorization (RFC 9112 §3.2.2).
+      if (this.#forwarded) options = this.#viaProxy(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     const connection = slot.connection;
     const reused = connection.completedExchanges > 0;
@@ -545,7 +602,7 @@ export class ConnectionPool implements AsyncDisposable {
         channels.requestError.hasSubscribers ||
         debug.enabled
       ) {
-        const method = options.method ?? 'GET';
+        const method = standardMethod(options.method);
         const path = options.path ?? '/';
         slot.exchange = { method, path, startedAt: performance.now() };
         if (channels.requestStart.hasSubscribers) {
@@ -553,7 +610,9 @@ export class ConnectionPool implements AsyncDisposable {
         }
       }
     }
-    return pending;
+    if (!decompress) return pending;
+    const method = standardMethod(options.method);
+    return pending.then((response) => decodeResponse(response, method, this.#maxDecoded));
   }
 
   #exchangeEnded(slot: Slot, error: Error | undefined): void {
@@ -707,6 +766,14 @@ export class ConnectionPool implements AsyncDisposable {
   }
 }
 
+/** @throws InvalidArgumentError unless `decompress` is a boolean or undefined */
+function checkDecompress(decompress: unknown): boolean | undefined {
+  if (decompress !== undefined && typeof decompress !== 'boolean') {
+    throw new InvalidArgumentError('decompress must be true or false');
+  }
+  return decompress;
+}
+
 /** Options of a graceful `close()`. */
 export interface CloseOptions {
   /**
@@ -825,6 +892,7 @@ export function checkPoolOptions(options: PoolOptions): void {
       throw new InvalidArgumentError(`${name} must be a non-negative number`);
     }
   }
+  checkDecompress(options.decompress);
   // Checked now so a bad limit fails here, not on the first connection.
   if (options.limits !== undefined) resolveParserLimits(options.limits);
 }

@@ -6,25 +6,14 @@
  * The common case (a string or URL, no body or a string body) takes a short path that builds
  * no `Request`; other bodies are normalised once, before the first hop.
  */
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
-import {
-  createBrotliDecompress,
-  createGunzip,
-  createInflate,
-  createInflateRaw,
-  type ZlibOptions,
-  constants as zlib,
-} from 'node:zlib';
-import { ResponseError, ResponseLimitError } from '../errors.js';
+import { ResponseError } from '../errors.js';
 import type { HttpResponse } from '../http1/response.js';
-import type { Agent } from './agent.js';
-import { type HeaderPairs, toHeaderPairs } from './header-pairs.js';
+import { acceptEncoding, decodeResponse } from './decode.js';
+import { type HeaderPairs, toHeaderPairs, withDefaults } from './header-pairs.js';
 import { isRedirectStatus, nextHop, RedirectError } from './redirect.js';
 
 /** Redirects followed before the fetch fails (Fetch §4.4, step "redirect count is 20"). */
 const MAX_REDIRECTS = 20;
-/** Content codings decoded at most: a longer chain is refused (undici GHSA-g9mf-h72j-4rw9 style bombs). */
-const MAX_CODINGS = 5;
 
 const TEXT_PLAIN = 'text/plain;charset=UTF-8';
 const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
@@ -44,21 +33,40 @@ interface Prepared {
   redirect: RedirectMode;
 }
 
+/** What fetch() needs of the agent it runs over. */
+export interface FetchClient {
+  /** One hop: `agent.request()` without redirects, the agent's default headers already merged. */
+  request(
+    url: URL,
+    options: {
+      method: string;
+      headers: HeaderPairs;
+      body: OutgoingBody;
+      signal: AbortSignal | undefined;
+    },
+  ): Promise<HttpResponse>;
+  /** The agent's default headers, merged under the request's own before the first hop. */
+  readonly headers: HeaderPairs;
+  /** What a relative string input is resolved against. */
+  readonly baseUrl: URL | undefined;
+  /** The `maxResponseSize` of the pool that carried a hop: it bounds the decoded body too. */
+  maxDecodedFor(url: URL): number;
+}
+
 /**
- * The body of {@link Agent.fetch}. Rejections follow Node's fetch: a bad argument is a
+ * The body of `Agent.fetch`. Rejections follow Node's fetch: a bad argument is a
  * TypeError; a failure of the exchange is `TypeError('fetch failed', { cause })` with the
  * httpool error as `cause`; an abort rejects with the signal's reason.
  */
 export async function fetchThrough(
-  agent: Agent,
+  client: FetchClient,
   input: string | URL | Request,
   init?: RequestInit,
-  maxDecodedFor: (url: URL) => number = () => Number.POSITIVE_INFINITY,
 ): Promise<Response> {
   const request =
     (typeof input === 'string' || input instanceof URL) && isSimpleBody(init?.body)
-      ? prepareSimple(input, init)
-      : await prepareGeneral(input, init);
+      ? prepareSimple(client, input, init)
+      : await prepareGeneral(client, input, init);
   const signal = request.signal;
   if (signal?.aborted) throw signal.reason;
 
@@ -69,7 +77,7 @@ export async function fetchThrough(
   for (;;) {
     let response: HttpResponse;
     try {
-      response = await agent.request(url, { method, headers, body, signal, redirect: 'manual' });
+      response = await client.request(url, { method, headers, body, signal });
     } catch (error) {
       throw failure(error, signal);
     }
@@ -114,7 +122,15 @@ export async function fetchThrough(
         continue;
       }
     }
-    return toResponse(response, url, method, redirects > 0, type, signal, maxDecodedFor(url));
+    return toResponse(
+      response,
+      url,
+      method,
+      redirects > 0,
+      type,
+      signal,
+      client.maxDecodedFor(url),
+    );
   }
 }
 
@@ -140,7 +156,17 @@ let lastUrl: URL | undefined;
 /** `lastUrl.href` when cached: if anything (an Agent subclass, say) changed it, parse again. */
 let lastHref: string | undefined;
 
-function parseUrl(input: string | URL): URL {
+function parseUrl(input: string | URL, base?: URL): URL {
+  if (base !== undefined && typeof input === 'string') {
+    // Resolved against the agent's baseUrl; not cached, the cache being shared by all agents.
+    let resolved: URL;
+    try {
+      resolved = new URL(input, base);
+    } catch (error) {
+      throw new TypeError(`Failed to parse URL from ${input}`, { cause: error });
+    }
+    return checkCredentials(resolved);
+  }
   if (input === lastInput && lastUrl !== undefined && lastUrl.href === lastHref) return lastUrl;
   let url: URL;
   try {
@@ -148,13 +174,18 @@ function parseUrl(input: string | URL): URL {
   } catch (error) {
     throw new TypeError(`Failed to parse URL from ${String(input)}`, { cause: error });
   }
-  if (url.username !== '' || url.password !== '') {
-    throw new TypeError('Request cannot be constructed from a URL that includes credentials');
-  }
+  checkCredentials(url);
   if (typeof input === 'string') {
     lastInput = input;
     lastUrl = url;
     lastHref = url.href;
+  }
+  return url;
+}
+
+function checkCredentials(url: URL): URL {
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError('Request cannot be constructed from a URL that includes credentials');
   }
   return url;
 }
@@ -182,8 +213,12 @@ function redirectMode(mode: RequestInit['redirect']): RedirectMode {
 }
 
 /** The short path: a string or URL, and no body or a string body. */
-function prepareSimple(input: string | URL, init: RequestInit | undefined): Prepared {
-  const url = parseUrl(input);
+function prepareSimple(
+  client: FetchClient,
+  input: string | URL,
+  init: RequestInit | undefined,
+): Prepared {
+  const url = parseUrl(input, client.baseUrl);
   const method = normaliseMethod(init?.method);
   const body = (init?.body ?? null) as string | null;
   if (body !== null && (method === 'GET' || method === 'HEAD')) {
@@ -192,6 +227,7 @@ function prepareSimple(input: string | URL, init: RequestInit | undefined): Prep
   const headers = toHeaderPairs(
     (init?.headers ?? undefined) as Parameters<typeof toHeaderPairs>[0],
   );
+  withAgentHeaders(client, headers);
   addDefaults(headers, url, body === null ? null : TEXT_PLAIN);
   return {
     url,
@@ -206,6 +242,7 @@ function prepareSimple(input: string | URL, init: RequestInit | undefined): Prep
 
 /** Every other input: a `Request`, or a body that needs extracting. */
 async function prepareGeneral(
+  client: FetchClient,
   input: string | URL | Request,
   init: RequestInit | undefined,
 ): Promise<Prepared> {
@@ -214,6 +251,7 @@ async function prepareGeneral(
     const url = parseUrl(request.url);
     const headers: HeaderPairs = [];
     for (const pair of request.headers) headers.push(pair);
+    withAgentHeaders(client, headers);
     // A Request's body is buffered: a string or bytes source can then follow a 307/308, as the
     // spec allows; the Request holds no clue to tell a stream source apart.
     const body = request.body === null ? null : new Uint8Array(await request.arrayBuffer());
@@ -228,7 +266,10 @@ async function prepareGeneral(
       redirect: request.redirect as RedirectMode,
     };
   }
-  const url = parseUrl(typeof input === 'string' || input instanceof URL ? input : String(input));
+  const url = parseUrl(
+    typeof input === 'string' || input instanceof URL ? input : String(input),
+    client.baseUrl,
+  );
   const method = normaliseMethod(init?.method);
   const headers = toHeaderPairs(
     (init?.headers ?? undefined) as Parameters<typeof toHeaderPairs>[0],
@@ -237,6 +278,7 @@ async function prepareGeneral(
   if (extracted.body !== null && (method === 'GET' || method === 'HEAD')) {
     throw new TypeError('Request with GET/HEAD method cannot have body.');
   }
+  withAgentHeaders(client, headers);
   addDefaults(headers, url, extracted.type);
   return {
     url,
@@ -312,26 +354,28 @@ async function* streamChunks(source: AsyncIterable<unknown>): AsyncGenerator<Uin
   }
 }
 
+/** Puts the agent's default headers under `headers` (in place), the request's own winning. */
+function withAgentHeaders(client: FetchClient, headers: HeaderPairs): void {
+  if (client.headers.length === 0) return;
+  const merged = withDefaults(client.headers, headers) as HeaderPairs;
+  headers.length = 0;
+  for (const pair of merged) headers.push(pair);
+}
+
 /** Adds the header fields fetch sends by default when the caller did not: Accept, Accept-Encoding, Content-Type. */
 function addDefaults(headers: HeaderPairs, url: URL, contentType: string | null): void {
   let accept = false;
-  let acceptEncoding = false;
+  let hasAcceptEncoding = false;
   let type = contentType === null;
   for (const pair of headers) {
     const name = pair[0].toLowerCase();
     if (name === 'accept') accept = true;
-    else if (name === 'accept-encoding') acceptEncoding = true;
+    else if (name === 'accept-encoding') hasAcceptEncoding = true;
     else if (name === 'content-type') type = true;
   }
   if (!type) headers.push(['content-type', contentType!]);
   if (!accept) headers.push(['accept', '*/*']);
-  if (!acceptEncoding) {
-    // Brotli only over TLS, as browsers and Node's fetch do: some cleartext middleboxes mangle it.
-    headers.push([
-      'accept-encoding',
-      url.protocol === 'https:' ? 'gzip, deflate, br' : 'gzip, deflate',
-    ]);
-  }
+  if (!hasAcceptEncoding) headers.push(['accept-encoding', acceptEncoding(url.protocol)]);
 }
 
 // --- the response ---
@@ -362,25 +406,23 @@ function toResponse(
   let body: ReadableStream<Uint8Array> | null = null;
   if (nullBody) void response.dump();
   else {
-    const coding = response.headers.get('content-encoding');
+    let source = response;
+    if (response.headers.has('content-encoding')) {
+      try {
+        source = decodeResponse(response, method, maxDecoded);
+      } catch (error) {
+        throw failure(error, signal);
+      }
+    }
     // A small body that came whole with its head is handed over at once (its connection is
     // already back in the pool); anything else is pulled from the connection as it is read.
-    const whole = coding === null ? response.body.takeWhole() : undefined;
+    const whole = source === response ? response.body.takeWhole() : undefined;
     if (whole !== undefined) body = wholeStream(whole, signal);
     else {
-      let source: AsyncIterable<Uint8Array> = response.body;
-      if (coding !== null) {
-        try {
-          source = decode(source, coding, maxDecoded);
-        } catch (error) {
-          void response.dump();
-          throw failure(error, signal);
-        }
-      }
-      body = bodyStream(source, signal);
+      body = bodyStream(source.body, signal);
       // A body nobody reads would hold its connection for good: give it up once the stream is
       // garbage (the holdings never reach the stream, so they do not keep it alive).
-      unread.register(body, response);
+      unread.register(body, source);
     }
   }
   let out: Response;
@@ -523,105 +565,4 @@ function bodyStream(
       return iterator.return?.().then(() => undefined);
     },
   });
-}
-
-// --- content decoding ---
-
-/**
- * Undoes the content codings of `value` (applied in the order listed, so undone in reverse):
- * gzip, deflate (zlib-wrapped or raw) and br. An unknown coding leaves the body as it is, as
- * Node's fetch does; more than {@link MAX_CODINGS} is refused. The decoded body fails with
- * ResponseLimitError past `maxDecoded` bytes: a few kilobytes of gzip can inflate to gigabytes.
- */
-function decode(
-  source: AsyncIterable<Uint8Array>,
-  value: string,
-  maxDecoded: number,
-): AsyncIterable<Uint8Array> {
-  const codings = value
-    .split(',')
-    .map((coding) => coding.trim().toLowerCase())
-    .filter((coding) => coding !== '' && coding !== 'identity');
-  if (codings.length === 0) return source;
-  if (codings.length > MAX_CODINGS) {
-    throw new ResponseError(`too many content codings (${codings.length}, at most ${MAX_CODINGS})`);
-  }
-  const decoders: Transform[] = [];
-  for (let i = codings.length - 1; i >= 0; i--) {
-    const coding = codings[i]!;
-    if (coding === 'gzip' || coding === 'x-gzip') decoders.push(createGunzip(LENIENT));
-    else if (coding === 'deflate') decoders.push(new DeflateDecoder());
-    else if (coding === 'br') {
-      decoders.push(
-        createBrotliDecompress({
-          flush: zlib.BROTLI_OPERATION_FLUSH,
-          finishFlush: zlib.BROTLI_OPERATION_FLUSH,
-        }),
-      );
-    } else return source;
-  }
-  if (maxDecoded !== Number.POSITIVE_INFINITY) decoders.push(sizeLimit(maxDecoded));
-  return pipeline([Readable.from(source, { objectMode: false }), ...decoders], () => {
-    // Errors reach the reader through the last stream; nothing to do here.
-  }) as unknown as AsyncIterable<Uint8Array>;
-}
-
-/** Passes bytes through until more than `limit` went by, then fails with ResponseLimitError. */
-function sizeLimit(limit: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.byteLength;
-      if (seen > limit) callback(new ResponseLimitError('maxResponseSize', limit));
-      else callback(null, chunk);
-    },
-  });
-}
-
-/** Like browsers, accept a stream cut short at a flush point rather than failing the body. */
-const LENIENT: ZlibOptions = { flush: zlib.Z_SYNC_FLUSH, finishFlush: zlib.Z_SYNC_FLUSH };
-
-/**
- * `Content-Encoding: deflate` is meant to be zlib-wrapped (RFC 9110 §8.4.1.2), but servers
- * send raw deflate too. The first byte tells: a zlib header's low nibble is 8 (the CM field).
- */
-class DeflateDecoder extends Transform {
-  #inner: Transform | undefined;
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    let inner = this.#inner;
-    if (inner === undefined) {
-      if (chunk.byteLength === 0) {
-        callback();
-        return;
-      }
-      inner = (chunk[0]! & 0x0f) === 0x08 ? createInflate(LENIENT) : createInflateRaw(LENIENT);
-      inner.on('data', (data: Buffer) => {
-        if (!this.push(data)) inner!.pause();
-      });
-      inner.on('error', (error) => this.destroy(error));
-      this.#inner = inner;
-    }
-    inner.write(chunk, callback);
-  }
-
-  override _read(size: number): void {
-    this.#inner?.resume();
-    super._read(size);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const inner = this.#inner;
-    if (inner === undefined) {
-      callback();
-      return;
-    }
-    inner.once('end', () => callback());
-    inner.end();
-  }
-
-  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
-    this.#inner?.destroy();
-    callback(error);
-  }
 }

@@ -37,3 +37,46 @@ export function hasHeader(headers: HeadersInput | undefined, name: string): bool
   }
   return false;
 }
+
+/**
+ * Default header fields under a request's own: each default whose name the request does not
+ * give (case-insensitively) comes first, then the request's fields in their order. A name the
+ * request gives as `undefined` or `null` removes the default and sends nothing. Returns `own`
+ * itself when there are no defaults. Values are passed on as they are, for the serializer to
+ * check.
+ */
+export function withDefaults(
+  defaults: HeaderPairs,
+  own: HeadersInput | undefined,
+): HeadersInput | undefined {
+  if (defaults.length === 0) return own;
+  const given = new Set<string>();
+  const pairs: Array<[string, string | number]> = [];
+  if (own !== undefined && own !== null) {
+    if (typeof own !== 'object') return own; // the serializer refuses it, naming the problem
+    if (Symbol.iterator in own) {
+      for (const pair of own as Iterable<readonly [string, string | number]>) {
+        if (typeof pair !== 'object' || pair === null) return own; // refused by the serializer
+        const [name, value] = pair;
+        if (typeof name === 'string') given.add(name.toLowerCase());
+        if (value !== undefined && value !== null) pairs.push([name, value]);
+      }
+    } else {
+      for (const name of Object.keys(own)) {
+        given.add(name.toLowerCase());
+        const value = (own as Record<string, unknown>)[name];
+        if (value === undefined || value === null) continue;
+        if (!Array.isArray(value)) pairs.push([name, value as string | number]);
+        else
+          for (const item of value)
+            if (item !== undefined && item !== null) pairs.push([name, item]);
+      }
+    }
+  }
+  const merged: Array<[string, string | number]> = [];
+  for (const pair of defaults) {
+    if (!given.has(pair[0].toLowerCase())) merged.push([pair[0], pair[1]]);
+  }
+  for (const pair of pairs) merged.push(pair);
+  return merged;
+}

@@ -1,11 +1,11 @@
 import { InvalidStateError } from '../errors.js';
-import type { ExchangeOptions } from '../http1/connection.js';
 import type { HttpResponse } from '../http1/response.js';
+import type { ConnectionRequestOptions } from './request-options.js';
 
 /** @internal What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
 export interface LeaseOwner<S> {
   /** Sends a request on the slot's connection. */
-  send(slot: S, options: ExchangeOptions): Promise<HttpResponse>;
+  send(slot: S, options: ConnectionRequestOptions): Promise<HttpResponse>;
   /** The lease is over: put the connection back (or close it if it cannot be reused). */
   giveBack(slot: S): void;
   /** The lease is over: close the connection. */
@@ -47,9 +47,10 @@ export class PooledConnection implements AsyncDisposable {
 
   /**
    * Sends one request on this connection and resolves with the response once its head has
-   * arrived. Read or dump the body before the next request on the same connection.
+   * arrived. Read or dump the body before the next request on the same connection. Takes the
+   * pool's default headers and `decompress`, and `query` and `json` as `pool.request()` does.
    */
-  request(options: ExchangeOptions = {}): Promise<HttpResponse> {
+  request(options: ConnectionRequestOptions = {}): Promise<HttpResponse> {
     if (this.#released) {
       return Promise.reject(new InvalidStateError('this connection was already released'));
     }

@@ -1,6 +1,7 @@
 import { SocketError } from '../errors.js';
 import type { ExchangeOptions } from '../http1/connection.js';
 import { isIdempotentMethod } from '../http1/connection.js';
+import { standardMethod } from '../http1/serializer.js';
 import { hasHeader } from './header-pairs.js';
 
 /** What the replay rule needs to know about the connection the request failed on. */
@@ -30,6 +31,7 @@ export function canReplay(options: ExchangeOptions, failedOn: FailedOn, error: u
     return false;
   }
   return (
-    isIdempotentMethod(options.method ?? 'GET') || hasHeader(options.headers, 'idempotency-key')
+    isIdempotentMethod(standardMethod(options.method)) ||
+    hasHeader(options.headers, 'idempotency-key')
   );
 }

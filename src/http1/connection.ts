@@ -19,6 +19,7 @@ import {
   type HeadersInput,
   LAST_CHUNK,
   serializeRequestHead,
+  standardMethod,
 } from './serializer.js';
 import { takeOverSharedReads } from './shared-read.js';
 
@@ -32,7 +33,10 @@ export type RequestBody =
 
 /** One request on one connection. */
 export interface ExchangeOptions {
-  /** Request method; default `GET`. */
+  /**
+   * Request method; default `GET`. DELETE, GET, HEAD, OPTIONS, POST and PUT are sent upper-case
+   * whatever case they are given in (as fetch() does); other methods are sent as given.
+   */
   method?: string | undefined;
   /** Request target; default `/`. */
   path?: string | undefined;
@@ -340,7 +344,7 @@ export class Http1Connection implements BodySource {
       this.#destroy(undefined);
       return Promise.reject(new SocketError('the connection is no longer open'));
     }
-    const method = options.method ?? 'GET';
+    const method = standardMethod(options.method);
     const path = options.path ?? '/';
     const body = options.body ?? null;
     const plain = body === null && options.headers === undefined;

@@ -426,6 +426,22 @@ function checkHost(value: string, what: string): void {
   if (bad !== -1) throw new InvalidArgumentError(badCharMessage(what, value, bad, false));
 }
 
+/** The methods the Fetch standard sends upper-case whatever case they are given in (Fetch §2.2.1, "normalize a method"). */
+const STANDARD_METHODS = new Set(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'POST', 'PUT']);
+
+/**
+ * The method as it is sent: DELETE, GET, HEAD, OPTIONS, POST and PUT in upper case whatever case
+ * they were given in, as fetch() does; every other method as given (`patch` stays `patch`:
+ * methods are case-sensitive, RFC 9110 §9.1). `undefined` is GET. Anything else is returned as
+ * it is, for {@link serializeRequestHead} to refuse.
+ */
+export function standardMethod(method: string | undefined): string {
+  if (method === undefined || method === 'GET') return 'GET';
+  if (typeof method !== 'string' || method.length > 7) return method;
+  const upper = method.toUpperCase();
+  return upper !== method && STANDARD_METHODS.has(upper) ? upper : method;
+}
+
 function checkMethod(method: string): void {
   if (typeof method !== 'string' || method.length === 0) {
     throw new InvalidArgumentError('the method must be a non-empty string');
