@@ -119,7 +119,7 @@ export function decodeResponse(
     throw error;
   }
   if (decoders === undefined) return response;
-  const decoding = new Decoding(response.body, decoders, value, maxDecoded);
+  const body = Decoding.start(response.body, decoders, value, maxDecoded);
   const raw = response.headers.raw;
   const kept: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -127,13 +127,7 @@ export function decodeResponse(
     if (name === 'content-encoding' || name === 'content-length') continue;
     kept.push(raw[i]!, raw[i + 1]!);
   }
-  return new HttpResponse(
-    response.status,
-    response.statusText,
-    response.httpVersion,
-    kept,
-    decoding.body,
-  );
+  return new HttpResponse(response.status, response.statusText, response.httpVersion, kept, body);
 }
 
 /** Where a decoding is: running, over (ended or failed), or given up by its reader. */
@@ -146,7 +140,24 @@ type DecodingPhase = 'running' | 'ended' | 'failed' | 'cancelled';
  * connection drains or closes as for any dump).
  */
 class Decoding implements BodySource {
-  readonly body: ResponseBody;
+  /**
+   * Starts decoding `raw` and returns the decoded body. The decoding never holds that body: the
+   * connection reaches the decoding (through `raw`), and a body it reached could never be
+   * collected, so one dropped unread would hold its connection for good.
+   */
+  static start(
+    raw: ResponseBody,
+    decoders: Transform[],
+    coding: string,
+    maxDecoded: number,
+  ): ResponseBody {
+    const decoding = new Decoding(raw, decoders, coding, maxDecoded);
+    const body = new ResponseBody(decoding.#queue);
+    decoding.#queue.watch(body);
+    void decoding.#pump();
+    return body;
+  }
+
   readonly #queue: BodyQueue;
   readonly #raw: ResponseBody;
   readonly #entry: Transform;
@@ -157,14 +168,17 @@ class Decoding implements BodySource {
   #decoded = 0;
   #phase: DecodingPhase = 'running';
 
-  constructor(raw: ResponseBody, decoders: Transform[], coding: string, maxDecoded: number) {
+  private constructor(
+    raw: ResponseBody,
+    decoders: Transform[],
+    coding: string,
+    maxDecoded: number,
+  ) {
     this.#raw = raw;
     this.#decoders = decoders;
     this.#coding = coding;
     this.#maxDecoded = maxDecoded;
     this.#queue = new BodyQueue(this);
-    this.body = new ResponseBody(this.#queue);
-    this.#queue.watch(this.body);
     decodedOf.set(raw, this);
     this.#entry = decoders[0]!;
     const onError = (error: Error | null | undefined) => {
@@ -182,7 +196,6 @@ class Decoding implements BodySource {
       this.#phase = 'ended';
       this.#queue.end(this.#raw.trailers);
     });
-    void this.#pump();
   }
 
   #onData(chunk: Buffer): void {

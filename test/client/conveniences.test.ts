@@ -21,6 +21,7 @@ import {
   request,
   setDefaultAgent,
 } from '../../src/index.js';
+import { collectGarbage } from '../helpers/gc.js';
 import { startHttpServer, startRawServer, type TestServer } from '../helpers/servers.js';
 
 interface Echo {
@@ -562,6 +563,29 @@ describe('decompress', () => {
       assert.equal(received, total);
     } finally {
       await streaming.close();
+    }
+  });
+
+  test('a decoded response dropped unread gives its connection back once collected', async () => {
+    // Bigger than what is queued before the socket pauses: the body is still arriving.
+    const big = zlib.gzipSync(randomBytes(4 * 1024 * 1024));
+    const serving = await startHttpServer((_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': big.byteLength });
+      res.end(big);
+    });
+    try {
+      const pool = new ConnectionPool(serving.origin, { maxSize: 1, decompress: true });
+      try {
+        await pool.request({}); // dropped at once, unread
+        await collectGarbage(20, () => pool.stats().leased === 0);
+        const next = await pool.request({ acquireTimeout: 5000 });
+        assert.equal((await next.bytes()).byteLength, 4 * 1024 * 1024);
+      } finally {
+        // Bounded: a connection held by the dropped body would otherwise keep close() waiting.
+        await pool.close({ timeout: 1000 });
+      }
+    } finally {
+      await serving.close();
     }
   });
 
