@@ -86,6 +86,18 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   // @ts-expect-error exactOptionalPropertyTypes: undefined is not a size
   const bad: PoolOptions = { maxSize: undefined };
   void bad;
+
+  // The everyday options, and the top-level functions over the default agent.
+  await pool.request({ query: { a: 1, b: ['x', 2n, null], c: undefined }, json: { x: [1] } });
+  await agent.request('/relative', { query: new URLSearchParams('a=1'), decompress: true });
+  const top = await httpool.request('http://localhost/', { method: 'post', json: null });
+  expectType<Equal<typeof top, HttpResponse>>();
+  expectType<Equal<ReturnType<typeof httpool.getDefaultAgent>, Agent>>();
+  expectType<Equal<Awaited<ReturnType<typeof httpool.fetch>>, Response>>();
+  // @ts-expect-error a query value is a string, number, boolean or bigint, not an object
+  await pool.request({ query: { a: { b: 1 } } });
+  // @ts-expect-error decompress is a boolean
+  await pool.request({ decompress: 'gzip' });
 }
 
 test('the package root exports the contract of DESIGN.md', () => {
