@@ -513,11 +513,13 @@ function wholeStream(
 /**
  * The response body as a `ReadableStream`: each `pull` takes one chunk from the connection, so
  * a consumer that stops reading leaves the socket paused (backpressure); `cancel` gives the
- * body up. An abort errors the stream with the signal's reason, as in Node's fetch.
+ * body up. An abort errors the stream with the signal's reason, as in Node's fetch. `own`, when
+ * given, moves each chunk into memory that holds only this body's bytes.
  */
 function bodyStream(
   source: AsyncIterable<Uint8Array>,
   signal: AbortSignal | undefined,
+  own?: (chunk: Uint8Array) => Uint8Array,
 ): ReadableStream<Uint8Array> {
   const iterator = source[Symbol.asyncIterator]();
   let done = false;
@@ -535,7 +537,7 @@ function bodyStream(
       controller.close();
       return;
     }
-    controller.enqueue(plainView(result.value));
+    controller.enqueue(plainView(own === undefined ? result.value : own(result.value)));
   };
   const onError = (error: unknown): void => {
     if (done) return;

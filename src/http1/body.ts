@@ -1,4 +1,5 @@
 import { BodyUsedError } from '../errors.js';
+import { BodyStore } from './body-store.js';
 
 /**
  * @internal What a response body needs from whoever feeds it (the connection): flow control, and a way
@@ -33,6 +34,12 @@ type Waiter = {
   reject: (error: Error) => void;
 };
 
+/** A whole-body read (bytes(), text(), ...) waiting for the end: bytes are gathered, not handed over. */
+type Collector = {
+  resolve: (bytes: Buffer) => void;
+  reject: (error: Error) => void;
+};
+
 /**
  * @internal The bytes of one response body and their readers: the connection pushes into it
  * ({@link push}, {@link end}, {@link fail}); a {@link ResponseBody} reads. The connection holds
@@ -45,11 +52,13 @@ export class BodyQueue {
    */
   reader: ResponseBody | undefined;
   #source: BodySource;
-  #queue: Uint8Array[] = [];
-  #queueHead = 0;
-  #queuedBytes = 0;
+  /** The bytes not yet read, in memory of this body's own. */
+  readonly #store: BodyStore;
   #paused = false;
+  /** A chunk read waiting for bytes. */
   #waiter: Waiter | undefined;
+  /** A whole-body read waiting for the end. */
+  #collector: Collector | undefined;
   #ended = false;
   #error: Error | undefined;
   #used = false;
@@ -61,18 +70,13 @@ export class BodyQueue {
   #watched = false;
 
   /**
-   * Every chunk is a copy nobody else holds: one that fills its ArrayBuffer is handed over by
-   * arrayBuffer() without another copy.
-   */
-  readonly #privateChunks: boolean;
-
-  /**
    * @param source the connection feeding this body
-   * @param privateChunks true when each pushed chunk is a copy that nothing else holds
+   * @param expectedLength the body's length when the head declares one (a small body then
+   *   takes one buffer of exactly its size), else -1
    */
-  constructor(source: BodySource, privateChunks = false) {
+  constructor(source: BodySource, expectedLength = -1) {
     this.#source = source;
-    this.#privateChunks = privateChunks;
+    this.#store = new BodyStore(expectedLength);
   }
 
   /** True once a reader has started consuming the body. */
@@ -92,18 +96,27 @@ export class BodyQueue {
 
   // --- producer side (the connection) ---
 
-  /** Queues a chunk for the reader. Called by the connection. */
+  /**
+   * Queues a copy of `chunk` for the reader; `chunk` itself may be overwritten once this
+   * returns. Called by the connection.
+   */
   push(chunk: Uint8Array): void {
-    if (this.#ended || this.#error !== undefined || this.#dumping) return;
+    if (this.#ended || this.#error !== undefined || this.#dumping || chunk.byteLength === 0) {
+      return;
+    }
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
-      waiter.resolve({ done: false, value: chunk });
+      waiter.resolve({ done: false, value: this.#store.copyOut(chunk) });
       return;
     }
-    this.#queue.push(chunk);
-    this.#queuedBytes += chunk.byteLength;
-    if (!this.#paused && this.#queuedBytes >= HIGH_WATER_MARK) {
+    this.#store.append(chunk);
+    // A whole-body read takes everything: no backpressure.
+    if (
+      !this.#paused &&
+      this.#collector === undefined &&
+      this.#store.queuedBytes >= HIGH_WATER_MARK
+    ) {
       this.#paused = true;
       this.#source.pause();
     }
@@ -116,9 +129,15 @@ export class BodyQueue {
     this.#trailers = trailers;
     this.#unwatch();
     const waiter = this.#waiter;
-    if (waiter !== undefined && this.#queueHead === this.#queue.length) {
+    if (waiter !== undefined) {
+      // A waiting reader means nothing was queued.
       this.#waiter = undefined;
       waiter.resolve({ done: true, value: undefined });
+    }
+    const collector = this.#collector;
+    if (collector !== undefined) {
+      this.#collector = undefined;
+      collector.resolve(this.#store.takeAll());
     }
     this.#settle();
   }
@@ -137,15 +156,23 @@ export class BodyQueue {
     if (this.#ended || this.#error !== undefined) return;
     this.#error = error;
     this.#unwatch();
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#queuedBytes = 0;
+    this.#store.clear();
+    this.#rejectReaders(error);
+    this.#settle();
+  }
+
+  /** Fails whichever read is waiting. */
+  #rejectReaders(error: Error): void {
     const waiter = this.#waiter;
     if (waiter !== undefined) {
       this.#waiter = undefined;
       waiter.reject(error);
     }
-    this.#settle();
+    const collector = this.#collector;
+    if (collector !== undefined) {
+      this.#collector = undefined;
+      collector.reject(error);
+    }
   }
 
   #settle(): void {
@@ -159,15 +186,9 @@ export class BodyQueue {
 
   /** The next queued chunk, if any, resuming the socket once the queue has room again. */
   #dequeue(): Uint8Array | undefined {
-    if (this.#queueHead === this.#queue.length) return undefined;
-    const chunk = this.#queue[this.#queueHead]!;
-    this.#queue[this.#queueHead++] = EMPTY;
-    this.#queuedBytes -= chunk.byteLength;
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue = [];
-      this.#queueHead = 0;
-    }
-    if (this.#paused && this.#queuedBytes < HIGH_WATER_MARK / 2) {
+    const chunk = this.#store.shift();
+    if (chunk === undefined) return undefined;
+    if (this.#paused && this.#store.queuedBytes < HIGH_WATER_MARK / 2) {
       this.#paused = false;
       this.#source.resume();
     }
@@ -177,7 +198,13 @@ export class BodyQueue {
   #take(): Promise<IteratorResult<Uint8Array>> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#dumping) return Promise.reject(givenUp());
-    const chunk = this.#dequeue();
+    let chunk: Uint8Array | undefined;
+    try {
+      chunk = this.#dequeue();
+    } catch (error) {
+      this.#lose(error as Error);
+      return Promise.reject(error);
+    }
     if (chunk !== undefined) return Promise.resolve({ done: false, value: chunk });
     if (this.#ended) return Promise.resolve({ done: true, value: undefined });
     if (this.#waiter !== undefined) {
@@ -186,6 +213,19 @@ export class BodyQueue {
     return new Promise((resolve, reject) => {
       this.#waiter = { resolve, reject };
     });
+  }
+
+  /**
+   * Queued bytes were lost (their memory was transferred away by the holder of a chunk that
+   * shared it): the body fails, and the connection throws the rest away.
+   */
+  #lose(error: Error): void {
+    this.#error = error;
+    this.#unwatch();
+    this.#store.clear();
+    this.#rejectReaders(error);
+    if (!this.#ended) this.#source.cancel();
+    this.#settle();
   }
 
   #claim(): void {
@@ -208,14 +248,8 @@ export class BodyQueue {
   #cancel(): void {
     this.#dumping = true;
     // A reader still waiting must not see the end of a drained body as a short success.
-    const waiter = this.#waiter;
-    if (waiter !== undefined) {
-      this.#waiter = undefined;
-      waiter.reject(givenUp());
-    }
-    this.#queue = [];
-    this.#queueHead = 0;
-    this.#queuedBytes = 0;
+    if (this.#waiter !== undefined || this.#collector !== undefined) this.#rejectReaders(givenUp());
+    this.#store.clear();
     if (this.#paused) {
       this.#paused = false;
       this.#source.resume();
@@ -229,12 +263,12 @@ export class BodyQueue {
     if (whole !== undefined) return Promise.resolve(whole);
     if (this.#used) return Promise.reject(new BodyUsedError());
     this.#used = true;
-    return this.#collect([], 0);
+    return this.#collect();
   }
 
   /**
    * @internal Claims the body and takes it at once when it is unread, has ended cleanly and
-   * sits in the queue as one chunk (a small response that arrived with its head); else
+   * sits in the queue as one piece (a small response that arrived with its head); else
    * undefined, and nothing is claimed or taken. Spares one-shot readers a promise and a wait.
    */
   takeWhole(): Uint8Array | undefined {
@@ -243,7 +277,7 @@ export class BodyQueue {
       !this.#ended ||
       this.#error !== undefined ||
       this.#dumping ||
-      this.#queue.length - this.#queueHead !== 1
+      this.#store.pieceCount !== 1
     ) {
       return undefined;
     }
@@ -252,27 +286,21 @@ export class BodyQueue {
   }
 
   /**
-   * Gathers chunks: whatever is queued is taken at once, and only an empty queue waits. A
-   * small body that arrived with its head costs no wait at all.
+   * The whole body as one buffer, once it has ended. Bytes arriving meanwhile are packed into
+   * the store, not handed over one by one: at the end the store is joined (or its one piece
+   * taken as it is), so memory stays near the body's size however the server chunked it.
    */
-  #collect(chunks: Uint8Array[], length: number): Promise<Uint8Array> {
-    for (;;) {
-      if (this.#error !== undefined) return Promise.reject(this.#error);
-      if (this.#dumping) return Promise.reject(givenUp());
-      const chunk = this.#dequeue();
-      if (chunk === undefined) break;
-      chunks.push(chunk);
-      length += chunk.byteLength;
+  #collect(): Promise<Buffer> {
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    if (this.#dumping) return Promise.reject(givenUp());
+    if (this.#ended) return Promise.resolve(this.#store.takeAll());
+    if (this.#paused) {
+      // Everything is wanted now: the socket reads on.
+      this.#paused = false;
+      this.#source.resume();
     }
-    if (this.#ended) {
-      return Promise.resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length));
-    }
-    return new Promise<IteratorResult<Uint8Array>>((resolve, reject) => {
-      this.#waiter = { resolve, reject };
-    }).then((result) => {
-      if (result.done) return this.#collect(chunks, length);
-      chunks.push(result.value);
-      return this.#collect(chunks, length + result.value.byteLength);
+    return new Promise<Buffer>((resolve, reject) => {
+      this.#collector = { resolve, reject };
     });
   }
 
@@ -299,11 +327,9 @@ export class BodyQueue {
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
     const whole = this.takeWhole();
-    if (whole !== undefined) {
-      return Promise.resolve(this.#privateChunks ? ownBuffer(whole) : copyToArrayBuffer(whole));
-    }
-    // Private chunks, and chunks joined into a new buffer, are as good as a copy.
-    return this.bytes().then(this.#privateChunks ? ownBuffer : copyToArrayBuffer);
+    if (whole !== undefined) return Promise.resolve(ownBuffer(whole));
+    // The store's memory is the body's own: a piece that fills its buffer is as good as a copy.
+    return this.bytes().then(ownBuffer);
   }
 
   /**
@@ -424,8 +450,6 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
 function utf8(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
@@ -436,7 +460,7 @@ function copyToArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   return new Uint8Array(bytes).buffer;
 }
 
-/** `bytes`' own ArrayBuffer when they fill it, else a copy. */
+/** `bytes`' own ArrayBuffer when they fill it (it holds nothing else), else a copy. */
 function ownBuffer(bytes: Uint8Array): ArrayBuffer {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     ? (bytes.buffer as ArrayBuffer)

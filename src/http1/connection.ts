@@ -201,11 +201,6 @@ export class Http1Connection implements BodySource {
   #plainMethod: string | undefined;
   #plainPath: string | undefined;
   /**
-   * Reads land in a buffer shared with other sockets (`connectSharedReads`): body bytes are
-   * copied out before they are queued, since the next read overwrites them.
-   */
-  readonly #transientReads: boolean;
-  /**
    * The body of a response head parsed in the current read, until the parser returns: after
    * that the connection holds only its bytes, so a body its caller drops can be collected.
    */
@@ -244,8 +239,10 @@ export class Http1Connection implements BodySource {
     socket.on('error', (error) => this.#fail(new SocketError(error.message, { cause: error })));
     socket.on('close', () => this.#onSocketClose());
     // Last: bytes the server sent before now are handed over at once.
-    this.#transientReads = takeOverSharedReads(socket, (bytes) => this.#onSocketData(bytes));
-    if (!this.#transientReads) socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
+    // The body copies what it keeps, so reads may land in a buffer the next read overwrites.
+    if (!takeOverSharedReads(socket, (bytes) => this.#onSocketData(bytes))) {
+      socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
+    }
   }
 
   /** `idle`, `busy` or `closed`. */
@@ -704,7 +701,7 @@ export class Http1Connection implements BodySource {
     }
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
-    const queue = new BodyQueue(this, this.#transientReads);
+    const queue = new BodyQueue(this, declaredLength(head, exchange.method));
     exchange.body = queue;
     const body = new ResponseBody(queue);
     // Armed once the parser returns, and only if the body is still to come: most small
@@ -753,7 +750,7 @@ export class Http1Connection implements BodySource {
       if (exchange.drainedBytes > (this.#options.maxDrainBytes ?? DEFAULT_MAX_DRAIN)) {
         exchange.drainExceeded = true;
       }
-    } else exchange.body!.push(this.#transientReads ? copyOf(chunk) : chunk);
+    } else exchange.body!.push(chunk);
     this.#bodyProgress();
   }
 
@@ -987,9 +984,6 @@ function isLatin1Safe(text: string): boolean {
   return true;
 }
 
-/** Body chunks at least this long are copied into an ArrayBuffer of their own. */
-const OWN_BUFFER_MIN = 4096;
-
 /** Closes a request body stream that will not be read: destroy() a Node stream, return() an iterator. */
 function closeStream(stream: AsyncIterable<unknown>): void {
   try {
@@ -1012,17 +1006,11 @@ function closeStream(stream: AsyncIterable<unknown>): void {
   }
 }
 
-/**
- * A copy of `bytes` for the body to keep. A small one goes into Node's Buffer pool, which is
- * cheap (a private ArrayBuffer costs ~250 ns however small) and what text() and json() want;
- * a large one gets an ArrayBuffer of its own, which arrayBuffer() can hand over as it is.
- */
-function copyOf(bytes: Uint8Array): Buffer {
-  const length = bytes.byteLength;
-  const copy =
-    length < OWN_BUFFER_MIN ? Buffer.allocUnsafe(length) : Buffer.allocUnsafeSlow(length);
-  copy.set(bytes);
-  return copy;
+/** The body length a response head declares (Content-Length framing), else -1. */
+function declaredLength(head: ResponseHead, method: string): number {
+  const length = head.contentLength;
+  if (length === null || head.chunked || method === 'HEAD') return -1;
+  return head.status === 204 || head.status === 304 ? -1 : length;
 }
 
 function framingLength(body: string | Uint8Array): number {
