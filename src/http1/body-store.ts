@@ -42,6 +42,12 @@ export class BodyStore {
   #cutAt = 0;
   #nextSlab = FIRST_SLAB;
   #placement: Placement;
+  /**
+   * A small body's first chunk kept in Node's shared Buffer pool, which costs far less than an
+   * ArrayBuffer of its own: text() and json() read it in place, and it is never handed out as
+   * it is ({@link shift} and {@link takeAll} hand out a copy of its own).
+   */
+  #pooled: Buffer | undefined;
   readonly #wholeLength: number;
   /** Bytes queued (not yet taken). */
   queuedBytes = 0;
@@ -80,7 +86,7 @@ export class BodyStore {
       }
     }
     this.#cutRun();
-    const own = this.#makeRoom(length);
+    const own = this.#makeRoom(length, false);
     if (own !== undefined) {
       own.set(bytes);
       this.#pieces.push(own);
@@ -99,7 +105,7 @@ export class BodyStore {
     let slab = this.#slab;
     if (slab === undefined || slab.byteLength - this.#filled < length) {
       if (slab !== undefined) this.#checkAttached(slab);
-      const own = this.#makeRoom(length);
+      const own = this.#makeRoom(length, true);
       if (own !== undefined) {
         own.set(bytes);
         return own;
@@ -112,8 +118,22 @@ export class BodyStore {
     return view(slab, start, length);
   }
 
-  /** The oldest queued piece, or undefined when nothing is queued. */
+  /** The oldest queued piece, to hand out, or undefined when nothing is queued. */
   shift(): Buffer | undefined {
+    const piece = this.#next();
+    return piece !== undefined && piece === this.#pooled ? this.#unpool(piece) : piece;
+  }
+
+  /** A copy of the pooled piece in memory of its own. */
+  #unpool(piece: Buffer): Buffer {
+    this.#pooled = undefined;
+    const copy = Buffer.allocUnsafeSlow(piece.byteLength);
+    copy.set(piece);
+    return copy;
+  }
+
+  /** The oldest queued piece as it is stored, or undefined when nothing is queued. */
+  #next(): Buffer | undefined {
     let piece: Buffer | undefined;
     if (this.#head < this.#pieces.length) {
       piece = this.#pieces[this.#head]!;
@@ -134,12 +154,17 @@ export class BodyStore {
   /**
    * Everything queued as one Buffer, and the queue emptied: the one piece as it is, else an exact
    * copy, made while letting go of each piece so that at most the body's bytes twice are held.
+   *
+   * @param toRead the caller only reads the result (to decode it, or copy it), never hands it
+   *   out: the result may then sit in Node's shared pool (a pooled piece, or a small join)
    */
-  takeAll(): Buffer {
-    if (this.pieceCount <= 1) return this.shift() ?? EMPTY;
-    const joined = Buffer.allocUnsafeSlow(this.queuedBytes);
+  takeAll(toRead = false): Buffer {
+    if (this.pieceCount <= 1) return (toRead ? this.#next() : this.shift()) ?? EMPTY;
+    const joined = toRead
+      ? Buffer.allocUnsafe(this.queuedBytes)
+      : Buffer.allocUnsafeSlow(this.queuedBytes);
     let offset = 0;
-    for (let piece = this.shift(); piece !== undefined; piece = this.shift()) {
+    for (let piece = this.#next(); piece !== undefined; piece = this.#next()) {
       joined.set(piece, offset);
       offset += piece.byteLength;
     }
@@ -153,6 +178,7 @@ export class BodyStore {
     this.#pieces = [];
     this.#head = 0;
     this.#slab = undefined;
+    this.#pooled = undefined;
     this.#filled = this.#cutAt = 0;
     this.queuedBytes = 0;
   }
@@ -161,16 +187,18 @@ export class BodyStore {
    * Room for a chunk of `length` bytes that does not fit the current slab: a buffer of exactly
    * that length for it alone (the caller fills it), or undefined once a new slab with room for it
    * is current. Any run in the old slab must have been cut.
+   *
+   * @param handedOut the chunk is handed out at once, so it may not go into the shared pool
    */
-  #makeRoom(length: number): Buffer | undefined {
+  #makeRoom(length: number, handedOut: boolean): Buffer | undefined {
     const placement = this.#placement;
     this.#placement = 'slabs';
     let size: number;
     if (placement === 'whole' && length <= this.#wholeLength) {
-      if (length === this.#wholeLength) return Buffer.allocUnsafeSlow(length);
+      if (length === this.#wholeLength) return this.#exact(length, handedOut);
       size = this.#wholeLength;
     } else if (placement === 'first' || length >= OWN_BUFFER_MIN) {
-      return Buffer.allocUnsafeSlow(length);
+      return this.#exact(length, handedOut);
     } else {
       size = Math.max(length, this.#nextSlab);
       this.#nextSlab = Math.min(this.#nextSlab * 2, MAX_SLAB);
@@ -179,6 +207,14 @@ export class BodyStore {
     this.#slab = Buffer.alloc(size);
     this.#filled = this.#cutAt = 0;
     return undefined;
+  }
+
+  /** A buffer of exactly `length` bytes for one chunk: pooled when small and kept in the queue. */
+  #exact(length: number, handedOut: boolean): Buffer {
+    if (handedOut || length >= OWN_BUFFER_MIN) return Buffer.allocUnsafeSlow(length);
+    const piece = Buffer.allocUnsafe(length);
+    this.#pooled = piece;
+    return piece;
   }
 
   /**

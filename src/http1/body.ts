@@ -38,6 +38,8 @@ type Waiter = {
 type Collector = {
   resolve: (bytes: Buffer) => void;
   reject: (error: Error) => void;
+  /** The bytes are read (decoded, copied), not handed out: see BodyStore.takeAll. */
+  toRead: boolean;
 };
 
 /**
@@ -137,7 +139,7 @@ export class BodyQueue {
     const collector = this.#collector;
     if (collector !== undefined) {
       this.#collector = undefined;
-      collector.resolve(this.#store.takeAll());
+      collector.resolve(this.#store.takeAll(collector.toRead));
     }
     this.#settle();
   }
@@ -259,11 +261,7 @@ export class BodyQueue {
 
   /** Reads the whole body into one buffer. */
   bytes(): Promise<Uint8Array> {
-    const whole = this.takeWhole();
-    if (whole !== undefined) return Promise.resolve(whole);
-    if (this.#used) return Promise.reject(new BodyUsedError());
-    this.#used = true;
-    return this.#collect();
+    return this.#whole(false);
   }
 
   /**
@@ -272,6 +270,11 @@ export class BodyQueue {
    * undefined, and nothing is claimed or taken. Spares one-shot readers a promise and a wait.
    */
   takeWhole(): Uint8Array | undefined {
+    return this.#takeWhole(false);
+  }
+
+  /** {@link takeWhole}; `toRead` as for BodyStore.takeAll (the bytes are read, not handed out). */
+  #takeWhole(toRead: boolean): Buffer | undefined {
     if (
       this.#used ||
       !this.#ended ||
@@ -282,7 +285,16 @@ export class BodyQueue {
       return undefined;
     }
     this.#used = true;
-    return this.#dequeue();
+    return this.#store.takeAll(toRead);
+  }
+
+  /** The whole body as one buffer; `toRead` as for BodyStore.takeAll. */
+  #whole(toRead: boolean): Promise<Buffer> {
+    const whole = this.#takeWhole(toRead);
+    if (whole !== undefined) return Promise.resolve(whole);
+    if (this.#used) return Promise.reject(new BodyUsedError());
+    this.#used = true;
+    return this.#collect(toRead);
   }
 
   /**
@@ -290,30 +302,30 @@ export class BodyQueue {
    * the store, not handed over one by one: at the end the store is joined (or its one piece
    * taken as it is), so memory stays near the body's size however the server chunked it.
    */
-  #collect(): Promise<Buffer> {
+  #collect(toRead: boolean): Promise<Buffer> {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     if (this.#dumping) return Promise.reject(givenUp());
-    if (this.#ended) return Promise.resolve(this.#store.takeAll());
+    if (this.#ended) return Promise.resolve(this.#store.takeAll(toRead));
     if (this.#paused) {
       // Everything is wanted now: the socket reads on.
       this.#paused = false;
       this.#source.resume();
     }
     return new Promise<Buffer>((resolve, reject) => {
-      this.#collector = { resolve, reject };
+      this.#collector = { resolve, reject, toRead };
     });
   }
 
   /** Reads the whole body as UTF-8 text. */
   text(): Promise<string> {
-    const whole = this.takeWhole();
+    const whole = this.#takeWhole(true);
     if (whole !== undefined) return Promise.resolve(utf8(whole));
-    return this.bytes().then(utf8);
+    return this.#whole(true).then(utf8);
   }
 
   /** Reads the whole body and parses it as JSON. */
   json(): Promise<unknown> {
-    const whole = this.takeWhole();
+    const whole = this.#takeWhole(true);
     if (whole !== undefined) {
       try {
         return Promise.resolve(JSON.parse(utf8(whole)));
@@ -321,15 +333,15 @@ export class BodyQueue {
         return Promise.reject(error);
       }
     }
-    return this.text().then((text) => JSON.parse(text));
+    return this.#whole(true).then((bytes) => JSON.parse(utf8(bytes)));
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */
   arrayBuffer(): Promise<ArrayBuffer> {
-    const whole = this.takeWhole();
-    if (whole !== undefined) return Promise.resolve(ownBuffer(whole));
     // The store's memory is the body's own: a piece that fills its buffer is as good as a copy.
-    return this.bytes().then(ownBuffer);
+    const whole = this.#takeWhole(true);
+    if (whole !== undefined) return Promise.resolve(ownBuffer(whole));
+    return this.#whole(true).then(ownBuffer);
   }
 
   /**
@@ -450,8 +462,9 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
   }
 }
 
-function utf8(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+function utf8(bytes: Buffer): string {
+  // Not through `.buffer`: a small Buffer's bytes may live on the V8 heap until it is asked for.
+  return bytes.toString('utf8');
 }
 
 /** One copy into an ArrayBuffer of its own. */
