@@ -44,6 +44,12 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   expectType<Equal<typeof res.status, number>>();
   expectType<Equal<ReturnType<typeof res.headers.get>, string | null>>();
   expectType<Equal<Awaited<ReturnType<typeof res.json>>, unknown>>();
+  expectType<Equal<ReturnType<typeof res.headers.getSetCookie>, string[]>>();
+  for (const [name, value] of res.headers.entries())
+    expectType<Equal<[typeof name, typeof value], [string, string]>>();
+  res.headers.forEach((value, name) => {
+    expectType<Equal<[typeof value, typeof name], [string, string]>>();
+  });
   for await (const chunk of res.body) expectType<Equal<typeof chunk, Uint8Array>>();
   conn.release();
   pool.release(conn);
