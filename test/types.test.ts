@@ -44,6 +44,12 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   expectType<Equal<typeof res.status, number>>();
   expectType<Equal<ReturnType<typeof res.headers.get>, string | null>>();
   expectType<Equal<Awaited<ReturnType<typeof res.json>>, unknown>>();
+  // json<T>() names what the caller expects; the body's json too.
+  const user = await res.json<{ id: number; name: string }>();
+  expectType<Equal<typeof user, { id: number; name: string }>>();
+  expectType<Equal<Awaited<ReturnType<typeof res.body.json<string[]>>>, string[]>>();
+  expectType<Equal<typeof res.url, string>>();
+  expectType<Equal<typeof res.redirectUrls, readonly string[]>>();
   expectType<Equal<ReturnType<typeof res.headers.getSetCookie>, string[]>>();
   for (const [name, value] of res.headers.entries())
     expectType<Equal<[typeof name, typeof value], [string, string]>>();
@@ -87,6 +93,8 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   await agent.request('http://localhost/', { redirect: 'sometimes' });
   // @ts-expect-error a close timeout is a number of ms
   await pool.close({ timeout: '5s' });
+  // @ts-expect-error redirectUrls is read-only
+  res.redirectUrls.push('http://localhost/');
   // @ts-expect-error the response body's producer side is not public
   res.body.push(new Uint8Array(1));
   // @ts-expect-error exactOptionalPropertyTypes: undefined is not a size

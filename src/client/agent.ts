@@ -353,6 +353,8 @@ export class Agent implements AsyncDisposable {
     let method = standardMethod(options.method);
     let headers: HeaderPairs | RequestOptions['headers'] = options.headers;
     let body = options.body;
+    // The URLs redirects led to, made on the first one followed.
+    let followed: string[] | undefined;
     for (let redirects = 0; ; redirects++) {
       // One options object per hop: the caller's, with this hop's method, headers, body and path.
       const response = await this.#requestWithRetries(current, {
@@ -362,7 +364,9 @@ export class Agent implements AsyncDisposable {
         body,
         path: current.pathname + current.search,
       });
-      if (mode === 'manual' || response.status < 300 || response.status >= 400) return response;
+      if (mode === 'manual' || response.status < 300 || response.status >= 400) {
+        return withRedirects(response, followed);
+      }
       const pairs = Array.isArray(headers) ? headers : toHeaderPairs(headers);
       const hop = nextHop(
         response.status,
@@ -371,7 +375,7 @@ export class Agent implements AsyncDisposable {
         method,
         pairs,
       );
-      if (hop === undefined) return response;
+      if (hop === undefined) return withRedirects(response, followed);
       if (mode === 'error') {
         await response.dump();
         throw new RedirectError('redirected while redirect is "error"', response.status);
@@ -382,10 +386,12 @@ export class Agent implements AsyncDisposable {
       }
       if (hop.keepBody && body !== undefined && body !== null && !isReplayable(body)) {
         // A streamed body is spent; the redirect is the answer.
-        return response;
+        return withRedirects(response, followed);
       }
       await response.dump();
       current = hop.url;
+      followed ??= [];
+      followed.push(current.href);
       method = hop.method;
       headers = hop.headers;
       if (!hop.keepBody) body = null;
@@ -571,6 +577,12 @@ export class Agent implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+/** `response`, told the URLs redirects led to on its way (none: left as it is). */
+function withRedirects(response: HttpResponse, followed: string[] | undefined): HttpResponse {
+  if (followed !== undefined) response.setRedirectUrls(followed);
+  return response;
 }
 
 /**

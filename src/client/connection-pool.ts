@@ -321,6 +321,7 @@ export class ConnectionPool implements AsyncDisposable {
       socket,
       {
         host: this.#target.host,
+        origin: this.origin,
         limits: this.#options.limits,
         headersTimeout: this.#options.headersTimeout,
         bodyTimeout: this.#options.bodyTimeout,

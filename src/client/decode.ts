@@ -20,7 +20,7 @@ import {
 } from 'node:zlib';
 import { ResponseError, ResponseLimitError } from '../errors.js';
 import { BodyQueue, type BodySource, ResponseBody } from '../http1/body.js';
-import { HttpResponse } from '../http1/response.js';
+import type { HttpResponse } from '../http1/response.js';
 
 /** Content codings decoded at most: a longer chain is refused (a cheap way to make a body bomb). */
 const MAX_CODINGS = 5;
@@ -127,7 +127,7 @@ export function decodeResponse(
     if (name === 'content-encoding' || name === 'content-length') continue;
     kept.push(raw[i]!, raw[i + 1]!);
   }
-  return new HttpResponse(response.status, response.statusText, response.httpVersion, kept, body);
+  return response.withBody(kept, body);
 }
 
 /** Where a decoding is: running, over (ended or failed), or given up by its reader. */

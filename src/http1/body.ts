@@ -323,17 +323,17 @@ export class BodyQueue {
     return this.#whole(true).then(utf8);
   }
 
-  /** Reads the whole body and parses it as JSON. */
-  json(): Promise<unknown> {
+  /** Reads the whole body and parses it as JSON; `T` is what the caller expects, unchecked. */
+  json<T = unknown>(): Promise<T> {
     const whole = this.#takeWhole(true);
     if (whole !== undefined) {
       try {
-        return Promise.resolve(JSON.parse(utf8(whole)));
+        return Promise.resolve(JSON.parse(utf8(whole)) as T);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.#whole(true).then((bytes) => JSON.parse(utf8(bytes)));
+    return this.#whole(true).then((bytes) => JSON.parse(utf8(bytes)) as T);
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */
@@ -437,9 +437,12 @@ export class ResponseBody implements AsyncIterable<Uint8Array> {
     return this.#read().text();
   }
 
-  /** Reads the whole body and parses it as JSON. */
-  json(): Promise<unknown> {
-    return this.#read().json();
+  /**
+   * Reads the whole body and parses it as JSON. `T` only names what the caller expects
+   * (`body.json<User>()`); nothing checks that the value has that shape.
+   */
+  json<T = unknown>(): Promise<T> {
+    return this.#read().json<T>();
   }
 
   /** Reads the whole body into a fresh ArrayBuffer. */

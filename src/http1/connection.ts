@@ -56,6 +56,11 @@ export interface ExchangeOptions {
 export interface Http1ConnectionOptions {
   /** Value of the Host header sent by default (`host[:port]`). */
   host: string;
+  /**
+   * The origin served (`scheme://host[:port]`): the base of each response's `url`. Default
+   * `http://` and {@link host}.
+   */
+  origin?: string | undefined;
   /** Parser limits; see {@link ParserLimits}. */
   limits?: Partial<ParserLimits> | undefined;
   /** ms from the end of the request to the end of the response head; default 300 000. */
@@ -116,6 +121,8 @@ export function isIdempotentMethod(method: string): boolean {
 
 type Exchange = {
   method: string;
+  /** The request target as sent: for the response's url. */
+  path: string;
   keepAlive: boolean;
   requestWritten: boolean;
   /** The request's last write has reached the socket (its write callback ran). */
@@ -169,6 +176,7 @@ type PersistentTimer = { readonly ms: number; readonly timeout: NodeJS.Timeout }
 export class Http1Connection implements BodySource {
   readonly #socket: Socket;
   readonly #options: Http1ConnectionOptions;
+  readonly #origin: string;
   readonly #events: ConnectionEvents;
   readonly #parser: ResponseParser;
   /** Read while the socket is open: a destroyed socket no longer knows it. */
@@ -222,6 +230,7 @@ export class Http1Connection implements BodySource {
     this.#socket = socket;
     this.#localPort = socket.localPort;
     this.#options = options;
+    this.#origin = options.origin ?? `http://${options.host}`;
     this.#events = events;
     this.#parser = new ResponseParser(
       {
@@ -337,12 +346,12 @@ export class Http1Connection implements BodySource {
     }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const method = standardMethod(options.method);
+    const path = options.path ?? '/';
     if (this.#socket.destroyed || !this.#socket.writable) {
       this.#destroy(undefined);
       return Promise.reject(new SocketError('the connection is no longer open'));
     }
-    const method = standardMethod(options.method);
-    const path = options.path ?? '/';
     const body = options.body ?? null;
     const plain = body === null && options.headers === undefined;
     let head: string;
@@ -373,6 +382,7 @@ export class Http1Connection implements BodySource {
     return new Promise<HttpResponse>((resolve, reject) => {
       const exchange: Exchange = {
         method,
+        path,
         keepAlive,
         requestWritten: false,
         requestFlushed: false,
@@ -725,6 +735,8 @@ export class Http1Connection implements BodySource {
             : `1.${head.versionMinor}`,
         head.rawHeaders,
         body,
+        this.#origin,
+        exchange.path,
       ),
     );
   }

@@ -15,8 +15,16 @@ export class HttpResponse {
   readonly httpVersion: string;
   readonly #rawHeaders: readonly string[];
   #headers: ResponseHeaders | undefined;
+  /**
+   * The origin, until {@link url} is first read; then undefined, and {@link #target} holds the
+   * URL. Joining them costs a string per response, which most callers never read.
+   */
+  #origin: string | undefined;
+  /** The request target as sent (`/path?query`, absolute form through a proxy, or `*`), then the URL. */
+  #target: string;
   /** The body stream. */
   readonly body: ResponseBody;
+  #redirectUrls: readonly string[] = NO_REDIRECTS;
 
   /** @internal made by the connection when a response head has been parsed */
   constructor(
@@ -25,12 +33,63 @@ export class HttpResponse {
     httpVersion: string,
     rawHeaders: readonly string[],
     body: ResponseBody,
+    origin: string,
+    target: string,
   ) {
     this.status = status;
     this.statusText = statusText;
     this.httpVersion = httpVersion;
     this.#rawHeaders = rawHeaders;
     this.body = body;
+    this.#origin = origin;
+    this.#target = target;
+  }
+
+  /**
+   * The URL this response answers: the origin and the request path with its query (after
+   * redirects an Agent followed, the last one's). A relative link in the body resolves
+   * against it: `new URL(href, res.url)`. For `OPTIONS *` it is the origin alone.
+   */
+  get url(): string {
+    const origin = this.#origin;
+    if (origin !== undefined) {
+      this.#target = joinUrl(origin, this.#target);
+      this.#origin = undefined;
+    }
+    return this.#target;
+  }
+
+  /**
+   * Every URL a redirect led to, in the order followed, when `agent.request()` followed
+   * redirects (`redirect: 'follow'`); the last one is {@link url}. Empty when none was followed
+   * (and for `pool.request()`). A retry of a hop adds nothing.
+   */
+  get redirectUrls(): readonly string[] {
+    return this.#redirectUrls;
+  }
+
+  /**
+   * @internal The same response with other header fields and body (a decoded one): the URL and
+   * redirects stay this one's.
+   */
+  withBody(rawHeaders: readonly string[], body: ResponseBody): HttpResponse {
+    const copy = new HttpResponse(
+      this.status,
+      this.statusText,
+      this.httpVersion,
+      rawHeaders,
+      body,
+      '',
+      this.#target,
+    );
+    copy.#origin = this.#origin;
+    copy.#redirectUrls = this.#redirectUrls;
+    return copy;
+  }
+
+  /** @internal the Agent, once it has followed redirects to this response */
+  setRedirectUrls(urls: readonly string[]): void {
+    this.#redirectUrls = urls;
   }
 
   /** Header fields: case-insensitive `get()`, raw ordered pairs in `raw`. Made on first use. */
@@ -54,9 +113,12 @@ export class HttpResponse {
     return this.body.text();
   }
 
-  /** Reads the whole body and parses it as JSON. */
-  json(): Promise<unknown> {
-    return this.body.json();
+  /**
+   * Reads the whole body and parses it as JSON. `T` only names what the caller expects
+   * (`res.json<User>()`); nothing checks that the value has that shape.
+   */
+  json<T = unknown>(): Promise<T> {
+    return this.body.json<T>();
   }
 
   /** Reads the whole body into an ArrayBuffer. */
@@ -73,4 +135,19 @@ export class HttpResponse {
   dump(): Promise<void> {
     return this.body.dump();
   }
+}
+
+/** Shared by every response that followed no redirect (frozen: nobody can push into it). */
+const NO_REDIRECTS: readonly string[] = Object.freeze([]);
+
+/** `origin` and the path part of `target` (origin form, absolute form or `*`). */
+function joinUrl(origin: string, target: string): string {
+  if (target.charCodeAt(0) === 0x2f) return origin + target;
+  if (target === '*') return origin;
+  // Absolute form (through a proxy): its path and query, on the origin as the pool names it.
+  const authority = target.indexOf('//');
+  let start = authority < 0 ? 0 : authority + 2;
+  while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
+  const rest = target.slice(start);
+  return rest.charCodeAt(0) === 0x2f ? origin + rest : `${origin}/${rest}`;
 }
