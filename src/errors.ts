@@ -17,9 +17,18 @@ export interface HttpoolErrorOptions {
  * `instanceof HttpoolError` works across duplicate installs of the package, through a
  * `Symbol.for` brand, so a library bundling its own copy still matches.
  */
-export class HttpoolError extends Error {
+export class HttpoolError extends Error implements Partial<RequestTarget> {
   /** A stable, machine-readable identifier such as `ERR_POOL_EMPTY`. */
   readonly code: string;
+  /**
+   * The origin (`scheme://host[:port]`, the server's, never a proxy's) of the request this error
+   * failed, on the errors that fail one request (see {@link RequestTarget}); else undefined.
+   */
+  declare readonly origin?: string;
+  /** The method of the request this error failed, with {@link origin}. */
+  declare readonly method?: string;
+  /** The path of the request this error failed, without its query string, with {@link origin}. */
+  declare readonly path?: string;
 
   constructor(message: string, code: string, options?: HttpoolErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
@@ -37,6 +46,72 @@ export class HttpoolError extends Error {
     if (this !== HttpoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return typeof value === 'object' && value !== null && brand in value;
   }
+}
+
+/**
+ * Where a request was going: what {@link locateError} writes on the error that failed it.
+ * `path` never has the query string, which may hold a secret (a token, a signature), since
+ * errors end up in logs; the same goes for the message.
+ */
+export interface RequestTarget {
+  /** `scheme://host[:port]` of the server (not of a proxy in between). */
+  readonly origin: string;
+  /** The request method. */
+  readonly method: string;
+  /** The request path without its query string (`*` for `OPTIONS *`). */
+  readonly path: string;
+}
+
+/**
+ * Codes of the errors that fail one request and say which (`origin`, `method`, `path`, and the
+ * message ends with `: GET http://host/path`). Other errors (a closed pool, a full queue, a bad
+ * argument, an abort) are about the caller or the pool, not about where a request went.
+ */
+const LOCATED_CODES: ReadonlySet<string> = new Set([
+  'ERR_CONNECT_TIMEOUT',
+  'ERR_HEADERS_TIMEOUT',
+  'ERR_BODY_TIMEOUT',
+  'ERR_SOCKET',
+  'ERR_INVALID_RESPONSE',
+  'ERR_RESPONSE_LIMIT',
+  // A whole-request deadline (RequestTimeoutError) fails one request too.
+  'ERR_TIMEOUT',
+]);
+
+/**
+ * @internal Writes where the request was going on `error`, when it is one of the errors that
+ * fail one request, and appends `: METHOD origin/path` to its message. `target` is the request
+ * target as sent: `/path?query`, an absolute-form `http://host/path?query` (through a proxy), or
+ * `*`; only its path is kept. An error located once keeps what it says (the first request it
+ * failed). Returns `error`.
+ *
+ * Errors are located before they leave httpool: V8 formats `stack` on its first read, with the
+ * message as it is then, so the stack shows the located message too.
+ */
+export function locateError<E>(error: E, origin: string, method: string, target: string): E {
+  if (!(error instanceof HttpoolError) || !LOCATED_CODES.has(error.code)) return error;
+  if (error.origin !== undefined) return error;
+  const path = pathOf(target);
+  const fields = error as { origin?: string; method?: string; path?: string };
+  fields.origin = origin;
+  fields.method = method;
+  fields.path = path;
+  error.message += `: ${method} ${path === '*' ? `${origin} *` : origin + path}`;
+  return error;
+}
+
+/** The path of a request target: no scheme and authority (absolute form), no query. */
+function pathOf(target: string): string {
+  let start = 0;
+  if (target.charCodeAt(0) !== 0x2f && target !== '*') {
+    // Absolute form (`http://host:port/path?query`): the path begins after the authority.
+    const authority = target.indexOf('//');
+    start = authority < 0 ? 0 : authority + 2;
+    while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
+  }
+  const query = target.indexOf('?', start);
+  const path = target.slice(start, query < 0 ? target.length : query);
+  return path === '' ? '/' : path;
 }
 
 /** True when `value` is an error raised by httpool (any copy of it). */

@@ -50,6 +50,7 @@ export {
   PoolClosedError,
   QueueFullError,
   RequestBodyError,
+  type RequestTarget,
   ResponseError,
   ResponseLimitError,
   SocketError,

@@ -15,6 +15,7 @@ import {
   type ConnectionPool,
   type DurationSummary,
   EmptyPoolError,
+  HeadersTimeoutError,
   HttpoolError,
   type HttpResponse,
   type Origin,
@@ -56,6 +57,9 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   res.headers.forEach((value, name) => {
     expectType<Equal<[typeof value, typeof name], [string, string]>>();
   });
+  const failed = new HeadersTimeoutError(1);
+  expectType<Equal<typeof failed.origin, string | undefined>>();
+  expectType<Equal<typeof failed.path, string | undefined>>();
   for await (const chunk of res.body) expectType<Equal<typeof chunk, Uint8Array>>();
   conn.release();
   pool.release(conn);
@@ -95,6 +99,8 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   await pool.close({ timeout: '5s' });
   // @ts-expect-error redirectUrls is read-only
   res.redirectUrls.push('http://localhost/');
+  // @ts-expect-error an error's location is read-only
+  failed.origin = 'http://localhost';
   // @ts-expect-error the response body's producer side is not public
   res.body.push(new Uint8Array(1));
   // @ts-expect-error exactOptionalPropertyTypes: undefined is not a size

@@ -1,6 +1,6 @@
 import { isIP, type LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { InvalidArgumentError, PoolClosedError, SocketError } from '../errors.js';
+import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
@@ -488,10 +488,22 @@ export class ConnectionPool implements AsyncDisposable {
       if (idle !== undefined) slot = this.#lend(idle, Number.NaN);
       else {
         const started = performance.now();
-        slot = this.#lend(
-          await this.#pool.acquireWith(options.acquireTimeout, options.signal, attempt !== 0),
-          started,
-        );
+        let acquired: Slot;
+        try {
+          acquired = await this.#pool.acquireWith(
+            options.acquireTimeout,
+            options.signal,
+            attempt !== 0,
+          );
+        } catch (error) {
+          // A connect error (timeout, refused, TLS) names the request it failed; the
+          // connection names the errors of the exchange itself.
+          if (error !== options.signal?.reason) {
+            locateError(error, this.origin, options.method ?? 'GET', options.path ?? '/');
+          }
+          throw error;
+        }
+        slot = this.#lend(acquired, started);
       }
       const reused = slot.connection.completedExchanges > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).

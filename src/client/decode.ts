@@ -18,7 +18,7 @@ import {
   type ZlibOptions,
   constants as zlib,
 } from 'node:zlib';
-import { ResponseError, ResponseLimitError } from '../errors.js';
+import { locateError, ResponseError, ResponseLimitError } from '../errors.js';
 import { BodyQueue, type BodySource, ResponseBody } from '../http1/body.js';
 import type { HttpResponse } from '../http1/response.js';
 
@@ -111,15 +111,18 @@ export function decodeResponse(
 ): HttpResponse {
   const value = response.headers.get('content-encoding');
   if (value === null || hasNoBody(response.status, method)) return response;
+  // Errors of the decoding say which request they failed, as the connection's do.
+  const url = response.url;
+  const locate = (error: Error) => locateError(error, new URL(url).origin, method, url);
   let decoders: Transform[] | undefined;
   try {
     decoders = decodersFor(value);
   } catch (error) {
     void response.dump();
-    throw error;
+    throw locate(error as Error);
   }
   if (decoders === undefined) return response;
-  const body = Decoding.start(response.body, decoders, value, maxDecoded);
+  const body = Decoding.start(response.body, decoders, value, maxDecoded, locate);
   const raw = response.headers.raw;
   const kept: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -150,8 +153,9 @@ class Decoding implements BodySource {
     decoders: Transform[],
     coding: string,
     maxDecoded: number,
+    locate: (error: Error) => Error,
   ): ResponseBody {
-    const decoding = new Decoding(raw, decoders, coding, maxDecoded);
+    const decoding = new Decoding(raw, decoders, coding, maxDecoded, locate);
     const body = new ResponseBody(decoding.#queue);
     decoding.#queue.watch(body);
     void decoding.#pump();
@@ -165,6 +169,7 @@ class Decoding implements BodySource {
   readonly #decoders: Transform[];
   readonly #coding: string;
   readonly #maxDecoded: number;
+  readonly #locate: (error: Error) => Error;
   #decoded = 0;
   #phase: DecodingPhase = 'running';
 
@@ -173,7 +178,9 @@ class Decoding implements BodySource {
     decoders: Transform[],
     coding: string,
     maxDecoded: number,
+    locate: (error: Error) => Error,
   ) {
+    this.#locate = locate;
     this.#raw = raw;
     this.#decoders = decoders;
     this.#coding = coding;
@@ -202,7 +209,7 @@ class Decoding implements BodySource {
     if (this.#phase !== 'running') return;
     this.#decoded += chunk.byteLength;
     if (this.#decoded > this.#maxDecoded) {
-      this.#fail(new ResponseLimitError('maxResponseSize', this.#maxDecoded));
+      this.#fail(this.#locate(new ResponseLimitError('maxResponseSize', this.#maxDecoded)));
       return;
     }
     this.#queue.push(chunk);
@@ -230,9 +237,11 @@ class Decoding implements BodySource {
   /** A decoder's error as the reader sees it: a malformed response (unless it is ours already). */
   #decodeError(error: Error): Error {
     if (error instanceof ResponseError || error instanceof ResponseLimitError) return error;
-    return new ResponseError(`the body does not decode as "${this.#coding}": ${error.message}`, {
-      cause: error,
-    });
+    return this.#locate(
+      new ResponseError(`the body does not decode as "${this.#coding}": ${error.message}`, {
+        cause: error,
+      }),
+    );
   }
 
   /** Fails the decoded body; the original is dumped unless it is what failed. */

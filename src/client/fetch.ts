@@ -6,7 +6,7 @@
  * The common case (a string or URL, no body or a string body) takes a short path that builds
  * no `Request`; other bodies are normalised once, before the first hop.
  */
-import { ResponseError } from '../errors.js';
+import { locateError, ResponseError } from '../errors.js';
 import type { HttpResponse } from '../http1/response.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { type HeaderPairs, toHeaderPairs, withDefaults } from './header-pairs.js';
@@ -398,7 +398,12 @@ function toResponse(
   if (status < 200 || status > 599) {
     void response.dump();
     throw failure(
-      new ResponseError(`status ${status} cannot be given to a fetch Response`),
+      locateError(
+        new ResponseError(`status ${status} cannot be given to a fetch Response`),
+        url.origin,
+        method,
+        url.pathname,
+      ),
       signal,
     );
   }
@@ -439,7 +444,12 @@ function toResponse(
   } catch (error) {
     void body?.cancel();
     throw failure(
-      new ResponseError('a header field fetch cannot represent', { cause: error }),
+      locateError(
+        new ResponseError('a header field fetch cannot represent', { cause: error }),
+        url.origin,
+        method,
+        url.pathname,
+      ),
       signal,
     );
   }

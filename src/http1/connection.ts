@@ -5,6 +5,7 @@ import {
   HeadersTimeoutError,
   InvalidArgumentError,
   InvalidStateError,
+  locateError,
   RequestBodyError,
   ResponseError,
   SocketError,
@@ -57,8 +58,8 @@ export interface Http1ConnectionOptions {
   /** Value of the Host header sent by default (`host[:port]`). */
   host: string;
   /**
-   * The origin served (`scheme://host[:port]`): the base of each response's `url`. Default
-   * `http://` and {@link host}.
+   * The origin served (`scheme://host[:port]`): the base of each response's `url`, and where
+   * errors say a request went. Default `http://` and {@link host}.
    */
   origin?: string | undefined;
   /** Parser limits; see {@link ParserLimits}. */
@@ -121,7 +122,7 @@ export function isIdempotentMethod(method: string): boolean {
 
 type Exchange = {
   method: string;
-  /** The request target as sent: for the response's url. */
+  /** The request target as sent: for the response's url and for errors. */
   path: string;
   keepAlive: boolean;
   requestWritten: boolean;
@@ -350,7 +351,14 @@ export class Http1Connection implements BodySource {
     const path = options.path ?? '/';
     if (this.#socket.destroyed || !this.#socket.writable) {
       this.#destroy(undefined);
-      return Promise.reject(new SocketError('the connection is no longer open'));
+      return Promise.reject(
+        locateError(
+          new SocketError('the connection is no longer open'),
+          this.#origin,
+          method,
+          path,
+        ),
+      );
     }
     const body = options.body ?? null;
     const plain = body === null && options.headers === undefined;
@@ -952,6 +960,11 @@ export class Http1Connection implements BodySource {
       this.#dropHeldBody(exchange);
       if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
         exchange.signal.removeEventListener('abort', exchange.onAbort);
+      }
+      // Says which request failed (an abort's reason is the caller's own, left as it is); a body
+      // error reaches its reader through the body, so it is located here, not by the pool.
+      if (error !== exchange.signal?.reason) {
+        locateError(error, this.#origin, exchange.method, exchange.path);
       }
       if (exchange.body === undefined) exchange.reject(error);
       else exchange.body!.fail(error);
