@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { Http1Connection } from '../../src/http1/connection.js';
 import { Agent, ConnectionPool } from '../../src/index.js';
 import { startProxyServer } from '../helpers/proxy-server.js';
@@ -28,6 +29,26 @@ async function redirectingServer(next?: () => string): Promise<TestServer> {
 describe('responses say where they came from', () => {
   const servers: TestServer[] = [];
   after(() => Promise.all(servers.map((s) => s.close())));
+
+  test('a decompressed response keeps its url, and a body that does not decode says where', async () => {
+    const server = await startHttpServer((req, res) => {
+      const body = req.url?.startsWith('/bad') ? Buffer.from('not gzip') : gzipSync('hello');
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': body.byteLength });
+      res.end(body);
+    });
+    servers.push(server);
+    await using pool = new ConnectionPool(server.origin, { decompress: true });
+    const res = await pool.request({ path: '/z?page=2' });
+    assert.equal(res.url, `${server.origin}/z?page=2`);
+    assert.equal(await res.text(), 'hello');
+    const bad = await pool.request({ path: '/bad?secret=1' });
+    await assert.rejects(bad.text(), (error: Error & { path?: string; origin?: string }) => {
+      assert.equal(error.path, '/bad');
+      assert.equal(error.origin, server.origin);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+  });
 
   test('pool.request(): url is the origin and the path, query included', async () => {
     const server = await redirectingServer();
