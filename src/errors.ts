@@ -192,6 +192,54 @@ export class BodyTimeoutError extends HttpoolError {
   }
 }
 
+/**
+ * Where a request was when its `timeout` ran out:
+ * - `acquire`: waiting for a free connection (every one was busy);
+ * - `connect`: waiting for a connection while the pool was opening one (TCP, TLS, a proxy tunnel);
+ * - `send`: writing the request (its head and body, a `100 Continue` wait included);
+ * - `headers`: waiting for the response head;
+ * - `body`: receiving the response body (a reader that stops reading counts too);
+ * - `retry-wait`: an Agent waiting to send a retry.
+ */
+export type RequestPhase = 'acquire' | 'connect' | 'send' | 'headers' | 'body' | 'retry-wait';
+
+const PHASE_TEXT: Record<RequestPhase, string> = {
+  acquire: 'waiting for a free connection',
+  connect: 'waiting for a connection to open',
+  send: 'sending the request',
+  headers: 'waiting for the response head',
+  body: 'receiving the response body',
+  'retry-wait': 'waiting to retry',
+};
+
+/** What a {@link RequestTimeoutError} says about the request. */
+export interface RequestTimeoutErrorOptions extends HttpoolErrorOptions {
+  /** The request's `timeout`, in milliseconds. */
+  timeout: number;
+  /** Where the request was when the time ran out. */
+  phase: RequestPhase;
+}
+
+/**
+ * A request's `timeout` ran out: the one bound over waiting for a connection, connecting,
+ * sending, the response head and its body (and, through an Agent, every redirect and retry).
+ */
+export class RequestTimeoutError extends HttpoolError {
+  /** The bound that was exceeded, in milliseconds. */
+  readonly timeout: number;
+  /** Where the request was when it ran out. */
+  readonly phase: RequestPhase;
+  constructor(options: RequestTimeoutErrorOptions) {
+    super(
+      `the request did not complete within ${options.timeout} ms (${PHASE_TEXT[options.phase]})`,
+      'ERR_TIMEOUT',
+      options,
+    );
+    this.timeout = options.timeout;
+    this.phase = options.phase;
+  }
+}
+
 /** The socket failed, or was closed by the peer, in the middle of an exchange. */
 export class SocketError extends HttpoolError {
   constructor(message: string, options?: HttpoolErrorOptions) {

@@ -21,6 +21,7 @@ export type {
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
 export { fetch, getDefaultAgent, request, setDefaultAgent } from './client/default-agent.js';
+export type { FetchInit } from './client/fetch.js';
 export type { Origin } from './client/origin.js';
 export { PooledConnection } from './client/pooled-connection.js';
 export type { ProxyConfig } from './client/proxy.js';
@@ -51,6 +52,9 @@ export {
   QueueFullError,
   RequestBodyError,
   type RequestTarget,
+  type RequestPhase,
+  RequestTimeoutError,
+  type RequestTimeoutErrorOptions,
   ResponseError,
   ResponseLimitError,
   SocketError,

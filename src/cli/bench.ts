@@ -245,12 +245,13 @@ export async function runBench(settings: BenchSettings, io: Io): Promise<BenchRe
   });
 
   const one = async (): Promise<void> => {
-    const controller = inFlight.begin(settings.timeout);
+    const controller = inFlight.begin();
     const options: RequestOptions = {
       method: settings.method,
       path,
       headers: settings.headers,
       signal: controller.signal,
+      timeout: settings.timeout,
     };
     if (settings.body !== undefined) options.body = settings.body;
     const start = performance.now();

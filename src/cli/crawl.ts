@@ -78,7 +78,7 @@ export async function crawl(
   const visit = async (url: URL): Promise<void> => {
     result.requests++;
     try {
-      const response = await agent.request(url, { signal: AbortSignal.timeout(timeout) });
+      const response = await agent.request(url, { timeout });
       const type = response.headers.get('content-type') ?? '';
       if (type.startsWith('text/html')) {
         const html = await response.text();

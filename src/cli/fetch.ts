@@ -360,7 +360,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
       tally = new Tally();
       byOrigin.set(origin, tally);
     }
-    const controller = inFlight.begin(settings.timeout);
+    const controller = inFlight.begin();
     const start = performance.now();
     let bytes = 0;
     let code: string | undefined;
@@ -371,6 +371,7 @@ export async function runFetch(settings: FetchSettings, io: Io): Promise<FetchSu
         method: settings.method,
         headers: settings.headers,
         signal: controller.signal,
+        timeout: settings.timeout,
         redirect: settings.follow ? 'follow' : 'manual',
       });
       const counted = async function* (): AsyncGenerator<Uint8Array> {

@@ -48,16 +48,16 @@ export const INTERRUPTED = 130;
 const INTERRUPT = Object.assign(new Error('interrupted'), { code: 'ERR_INTERRUPTED' });
 
 /**
- * The requests a command has in flight: each gets an AbortController with its own deadline
- * (aborted with an `ERR_TIMEOUT` error), and Ctrl-C aborts them all. After the first Ctrl-C,
- * {@link stopped} is true (start nothing new) and the aborted requests are to be left out of
- * the report.
+ * The requests a command has in flight: each gets an AbortController, and Ctrl-C aborts them
+ * all (each request's deadline is the library's own `timeout`, so its `ERR_TIMEOUT` is a
+ * RequestTimeoutError). After the first Ctrl-C, {@link stopped} is true (start nothing new)
+ * and the aborted requests are to be left out of the report.
  */
 export class InFlight {
   /** True once Ctrl-C was pressed. */
   stopped = false;
-  /** Each request's controller and its deadline timer. */
-  readonly #requests = new Map<AbortController, NodeJS.Timeout>();
+  /** Each request's controller. */
+  readonly #requests = new Set<AbortController>();
   readonly #stopListening: (() => void) | undefined;
 
   /** Listens for Ctrl-C on `io` (if it can tell) and says so through `log` when it comes. */
@@ -65,27 +65,19 @@ export class InFlight {
     this.#stopListening = io.onInterrupt?.(() => {
       this.stopped = true;
       log('httpool: interrupted; finishing the report (Ctrl-C again to quit now)');
-      for (const controller of this.#requests.keys()) controller.abort(INTERRUPT);
+      for (const controller of this.#requests) controller.abort(INTERRUPT);
     });
   }
 
-  /** A request starts: its controller, aborted after `timeoutMs` or on Ctrl-C. */
-  begin(timeoutMs: number): AbortController {
+  /** A request starts: its controller, aborted on Ctrl-C. */
+  begin(): AbortController {
     const controller = new AbortController();
-    const timer = setTimeout(() => {
-      controller.abort(
-        Object.assign(new Error(`no complete response within ${timeoutMs} ms`), {
-          code: 'ERR_TIMEOUT',
-        }),
-      );
-    }, timeoutMs);
-    this.#requests.set(controller, timer);
+    this.#requests.add(controller);
     return controller;
   }
 
   /** The request ended; true when Ctrl-C aborted it (leave it uncounted). */
   end(controller: AbortController): boolean {
-    clearTimeout(this.#requests.get(controller));
     this.#requests.delete(controller);
     return controller.signal.reason === INTERRUPT;
   }

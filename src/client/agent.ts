@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
+import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import { type HeadersInput, standardMethod } from '../http1/serializer.js';
 import { Semaphore } from '../pool/semaphore.js';
@@ -13,7 +14,7 @@ import {
   type RequestOptions,
   withDeadline,
 } from './connection-pool.js';
-import { type FetchClient, fetchThrough } from './fetch.js';
+import { type FetchClient, type FetchInit, fetchThrough } from './fetch.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import { parseOrigin } from './origin.js';
 import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
@@ -190,12 +191,12 @@ export class Agent implements AsyncDisposable {
         : new Semaphore(maxTotal, () => this.#reclaimIdle());
     this.#fetchClient = {
       // fetch() decodes by itself, keeping the headers as the Fetch standard says.
-      request: (url, hop) =>
-        this.#requestWithRetries(toUrl(url), {
-          ...hop,
-          decompress: false,
-          path: url.pathname + url.search,
-        }),
+      request: (url, hop, deadline) =>
+        this.#requestWithRetries(
+          toUrl(url),
+          { ...hop, decompress: false, path: url.pathname + url.search },
+          deadline,
+        ),
       headers: this.#defaultHeaders,
       baseUrl: this.#baseUrl,
       maxDecodedFor: this.#decodedLimit,
@@ -305,9 +306,30 @@ export class Agent implements AsyncDisposable {
   /**
    * Sends a request to an absolute `http:` or `https:` URL through the pool of its origin.
    * Redirects are followed only with `redirect: 'follow'`; retries happen only when the
-   * agent or the request sets `retry`.
+   * agent or the request sets `retry`. `timeout` bounds every hop and retry together, the
+   * waits between retries included, until the final response's body has arrived.
    */
   request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
+    if (options.timeout === undefined) return this.requestWithin(url, options, undefined);
+    let deadline: RequestDeadline | undefined;
+    try {
+      deadline = startDeadline(options.timeout, options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (deadline === undefined) return this.requestWithin(url, options, undefined);
+    return deadline.cover(this.requestWithin(url, options, deadline));
+  }
+
+  /**
+   * @internal {@link request} under a deadline its caller made and ends (fetch()'s), whose
+   * signal then stands for `options.signal`.
+   */
+  requestWithin(
+    url: string | URL,
+    options: AgentRequestOptions,
+    deadline: RequestDeadline | undefined,
+  ): Promise<HttpResponse> {
     let current: URL;
     let own = options;
     try {
@@ -330,22 +352,30 @@ export class Agent implements AsyncDisposable {
       const mode = own.redirect;
       if (mode === undefined || mode === 'manual') {
         // The common case, no redirect to follow: one hop, without an async frame of its own.
-        return this.#requestWithRetries(current, {
-          ...own,
-          method: standardMethod(own.method),
-          headers: own.headers,
-          body: own.body,
-          path: current.pathname + current.search,
-        });
+        return this.#requestWithRetries(
+          current,
+          {
+            ...own,
+            method: standardMethod(own.method),
+            headers: own.headers,
+            body: own.body,
+            path: current.pathname + current.search,
+          },
+          deadline,
+        );
       }
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#requestFollowing(current, own);
+    return this.#requestFollowing(current, own, deadline);
   }
 
   /** {@link request} when redirects may be followed. */
-  async #requestFollowing(url: URL, options: AgentRequestOptions): Promise<HttpResponse> {
+  async #requestFollowing(
+    url: URL,
+    options: AgentRequestOptions,
+    deadline: RequestDeadline | undefined,
+  ): Promise<HttpResponse> {
     let current = url;
     const mode = options.redirect ?? 'manual';
     const maxRedirections =
@@ -357,13 +387,17 @@ export class Agent implements AsyncDisposable {
     let followed: string[] | undefined;
     for (let redirects = 0; ; redirects++) {
       // One options object per hop: the caller's, with this hop's method, headers, body and path.
-      const response = await this.#requestWithRetries(current, {
-        ...options,
-        method,
-        headers,
-        body,
-        path: current.pathname + current.search,
-      });
+      const response = await this.#requestWithRetries(
+        current,
+        {
+          ...options,
+          method,
+          headers,
+          body,
+          path: current.pathname + current.search,
+        },
+        deadline,
+      );
       if (mode === 'manual' || response.status < 300 || response.status >= 400) {
         return withRedirects(response, followed);
       }
@@ -401,9 +435,10 @@ export class Agent implements AsyncDisposable {
   /**
    * The WHATWG `fetch()` over this agent's pools: resolves with a real `Response` whose
    * body streams from the connection with backpressure. Redirects are followed by default
-   * (at most 20), as the Fetch standard says.
+   * (at most 20), as the Fetch standard says. `init.timeout` (an httpool extension) bounds
+   * the whole fetch, redirects and body included, as `timeout` does for {@link request}.
    */
-  fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  fetch(input: string | URL | Request, init?: FetchInit): Promise<Response> {
     return fetchThrough(this.#fetchClient, input, init);
   }
 
@@ -422,6 +457,7 @@ export class Agent implements AsyncDisposable {
   #requestWithRetries(
     url: URL,
     options: RequestOptions & Pick<AgentRequestOptions, 'retry'>,
+    deadline: RequestDeadline | undefined,
   ): Promise<HttpResponse> {
     try {
       const policy = options.retry === undefined ? this.#retry : resolveRetryPolicy(options.retry);
@@ -431,8 +467,13 @@ export class Agent implements AsyncDisposable {
           hasHeader(options.headers, 'idempotency-key')) &&
         isReplayable(options.body);
       // Nothing to retry: the pool's own promise, without an async frame in between.
-      if (!retryable) return this.pool(url.origin).request(options);
-      return this.#retrying(url.origin, options, policy);
+      if (!retryable) {
+        const pool = this.pool(url.origin);
+        return deadline === undefined
+          ? pool.request(options)
+          : pool.requestWithin(options, deadline);
+      }
+      return this.#retrying(url.origin, options, policy, deadline);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -442,29 +483,41 @@ export class Agent implements AsyncDisposable {
     origin: string,
     options: RequestOptions,
     policy: RetryPolicy,
+    deadline: RequestDeadline | undefined,
   ): Promise<HttpResponse> {
+    const signal = deadline === undefined ? options.signal : deadline.signal;
     for (let attempt = 0; ; attempt++) {
       const canRetry = attempt < policy.limit;
       let response: HttpResponse;
       try {
         // Looked up on every attempt: the pool may have been dropped while a retry slept.
-        response = await this.pool(origin).request(options);
+        const pool = this.pool(origin);
+        response = await (deadline === undefined
+          ? pool.request(options)
+          : pool.requestWithin(options, deadline));
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (!canRetry || typeof code !== 'string' || !policy.errorCodes.has(code)) throw error;
-        await this.#wait(retryDelay(policy, attempt + 1, null), options.signal);
+        // Out of time (or aborted): nothing more may be sent.
+        if (signal?.aborted) throw error;
+        await this.#wait(retryDelay(policy, attempt + 1, null), signal, deadline);
         continue;
       }
       if (!canRetry || !policy.statusCodes.has(response.status)) return response;
       const delay = retryDelay(policy, attempt + 1, response.headers.get('retry-after'));
       // Read the unwanted answer to the end so its connection can serve the retry.
       await response.dump();
-      await this.#wait(delay, options.signal);
+      await this.#wait(delay, signal, deadline);
     }
   }
 
   /** The pause before a retry, on a timer that keeps the process alive: the request must settle. */
-  async #wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  async #wait(
+    ms: number,
+    signal: AbortSignal | undefined,
+    deadline: RequestDeadline | undefined,
+  ): Promise<void> {
+    if (deadline !== undefined) deadline.phase = 'retry-wait';
     try {
       await sleep(ms, undefined, signal === undefined ? undefined : { signal });
     } catch (error) {

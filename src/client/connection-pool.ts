@@ -2,6 +2,7 @@ import { isIP, type LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
+import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
 import { type HeadersInput, standardMethod } from '../http1/serializer.js';
@@ -232,6 +233,9 @@ export class ConnectionPool implements AsyncDisposable {
   /** `limits.maxResponseSize`, which bounds a decoded body too. */
   readonly #maxDecoded: number;
   #requests = 0;
+  /** Connections being opened (past the Agent's budget): a deadline in `acquire` is then in `connect`. */
+  #opening = 0;
+  readonly #isOpening = (): boolean => this.#opening > 0;
   #replayed = 0;
   #reused = 0;
   #leaks = 0;
@@ -293,6 +297,7 @@ export class ConnectionPool implements AsyncDisposable {
     await this.#budget?.acquire(signal);
     const started = performance.now();
     let socket: Awaited<ReturnType<typeof openSocket>>;
+    this.#opening++;
     try {
       socket = await openSocket(this.#target, {
         connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
@@ -308,10 +313,12 @@ export class ConnectionPool implements AsyncDisposable {
         localAddress: this.#options.localAddress,
       });
     } catch (error) {
+      this.#opening--;
       this.#budget?.release();
       debug('connect to %s failed: %s', this.origin, (error as Error).message);
       throw error;
     }
+    this.#opening--;
     const connectMs = performance.now() - started;
     this.#connectTime.record(connectMs);
     const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
@@ -477,29 +484,50 @@ export class ConnectionPool implements AsyncDisposable {
    * room for one, when it is safe to: an idempotent method or an `Idempotency-Key` header,
    * and a body that can be sent again (none, string or bytes). A failure on a new connection
    * is never replayed, and a POST without an Idempotency-Key is never sent twice.
+   *
+   * `timeout` bounds all of it, replays included, until the response body has arrived:
+   * RequestTimeoutError (`ERR_TIMEOUT`) with the phase it ran out in.
    */
-  async request(options: RequestOptions = {}): Promise<HttpResponse> {
+  request(options: RequestOptions = {}): Promise<HttpResponse> {
+    if (options.timeout === undefined) return this.requestWithin(options, undefined);
+    let deadline: RequestDeadline | undefined;
+    try {
+      deadline = startDeadline(options.timeout, options.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (deadline === undefined) return this.requestWithin(options, undefined);
+    return deadline.cover(this.requestWithin(options, deadline));
+  }
+
+  /**
+   * @internal {@link request} under a deadline its caller made and ends (an Agent's, over
+   * every hop and retry), whose signal then stands for `options.signal`.
+   */
+  async requestWithin(
+    options: RequestOptions,
+    deadline: RequestDeadline | undefined,
+  ): Promise<HttpResponse> {
+    const signal = deadline === undefined ? options.signal : deadline.signal;
+    if (deadline !== undefined) deadline.opening = this.#isOpening;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
       // as 0); otherwise wait (or connect) for one.
       const idle =
-        attempt === 0 && options.signal?.aborted !== true ? this.#pool.tryAcquireIdle() : undefined;
+        attempt === 0 && signal?.aborted !== true ? this.#pool.tryAcquireIdle() : undefined;
       let slot: Slot;
       if (idle !== undefined) slot = this.#lend(idle, Number.NaN);
       else {
         const started = performance.now();
+        if (deadline !== undefined) deadline.phase = 'acquire';
         let acquired: Slot;
         try {
-          acquired = await this.#pool.acquireWith(
-            options.acquireTimeout,
-            options.signal,
-            attempt !== 0,
-          );
+          acquired = await this.#pool.acquireWith(options.acquireTimeout, signal, attempt !== 0);
         } catch (error) {
           // A connect error (timeout, refused, TLS) names the request it failed; the
           // connection names the errors of the exchange itself.
-          if (error !== options.signal?.reason) {
-            locateError(error, this.origin, options.method ?? 'GET', options.path ?? '/');
+          if (error !== signal?.reason && error !== options.signal?.reason) {
+            locateError(error, this.origin, standardMethod(options.method), options.path ?? '/');
           }
           throw error;
         }
@@ -509,7 +537,7 @@ export class ConnectionPool implements AsyncDisposable {
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
       slot.returnWhenDone = true;
       try {
-        return await this.send(slot, options);
+        return await this.send(slot, options, deadline);
       } catch (error) {
         if (slot.connection.state === 'idle') {
           // Refused before anything was sent: the connection is as good as before.
@@ -584,7 +612,11 @@ export class ConnectionPool implements AsyncDisposable {
   }
 
   /** @internal LeaseOwner: sends on the slot's connection */
-  send(slot: Slot, input: ConnectionRequestOptions): Promise<HttpResponse> {
+  send(
+    slot: Slot,
+    input: ConnectionRequestOptions,
+    deadline?: RequestDeadline | undefined,
+  ): Promise<HttpResponse> {
     let options: ExchangeOptions = input;
     let decompress = false;
     try {
@@ -604,7 +636,7 @@ export class ConnectionPool implements AsyncDisposable {
     }
     const connection = slot.connection;
     const reused = connection.completedExchanges > 0;
-    const pending = connection.request(options);
+    const pending = connection.request(options, deadline);
     if (connection.state === 'busy') {
       this.#requests++;
       if (reused) this.#reused++;

@@ -7,6 +7,7 @@
  * no `Request`; other bodies are normalised once, before the first hop.
  */
 import { locateError, ResponseError } from '../errors.js';
+import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { type HeaderPairs, toHeaderPairs, withDefaults } from './header-pairs.js';
@@ -17,6 +18,17 @@ const MAX_REDIRECTS = 20;
 
 const TEXT_PLAIN = 'text/plain;charset=UTF-8';
 const FORM_URLENCODED = 'application/x-www-form-urlencoded;charset=UTF-8';
+
+/** `fetch()`'s init, with httpool's extension. */
+export interface FetchInit extends RequestInit {
+  /**
+   * One bound (ms) over the whole fetch: connections, every redirect, and the response body
+   * until it has arrived. When it runs out, the fetch rejects with `TypeError('fetch failed')`
+   * (or its body with `TypeError('terminated')`) whose `cause` is a RequestTimeoutError
+   * (`ERR_TIMEOUT`). Default: none.
+   */
+  timeout?: number | undefined;
+}
 
 type RedirectMode = 'follow' | 'manual' | 'error';
 type OutgoingBody = string | Uint8Array | AsyncIterable<Uint8Array> | null;
@@ -35,7 +47,10 @@ interface Prepared {
 
 /** What fetch() needs of the agent it runs over. */
 export interface FetchClient {
-  /** One hop: `agent.request()` without redirects, the agent's default headers already merged. */
+  /**
+   * One hop: `agent.request()` without redirects, the agent's default headers already merged,
+   * under the fetch's `deadline` when it has one.
+   */
   request(
     url: URL,
     options: {
@@ -44,6 +59,7 @@ export interface FetchClient {
       body: OutgoingBody;
       signal: AbortSignal | undefined;
     },
+    deadline?: RequestDeadline | undefined,
   ): Promise<HttpResponse>;
   /** The agent's default headers, merged under the request's own before the first hop. */
   readonly headers: HeaderPairs;
@@ -56,12 +72,13 @@ export interface FetchClient {
 /**
  * The body of `Agent.fetch`. Rejections follow Node's fetch: a bad argument is a
  * TypeError; a failure of the exchange is `TypeError('fetch failed', { cause })` with the
- * httpool error as `cause`; an abort rejects with the signal's reason.
+ * httpool error as `cause` (a `timeout` that ran out included); an abort rejects with the
+ * signal's reason.
  */
 export async function fetchThrough(
   client: FetchClient,
   input: string | URL | Request,
-  init?: RequestInit,
+  init?: FetchInit,
 ): Promise<Response> {
   const request =
     (typeof input === 'string' || input instanceof URL) && isSimpleBody(init?.body)
@@ -69,7 +86,35 @@ export async function fetchThrough(
       : await prepareGeneral(client, input, init);
   const signal = request.signal;
   if (signal?.aborted) throw signal.reason;
+  const timeout = init?.timeout;
+  if (timeout === undefined) return send(client, request, undefined);
+  let deadline: RequestDeadline | undefined;
+  try {
+    deadline = startDeadline(timeout, signal);
+  } catch (error) {
+    // A bad argument, as fetch reports them; the httpool error says which.
+    throw new TypeError((error as Error).message, { cause: error });
+  }
+  if (deadline === undefined) return send(client, request, undefined);
+  let response: Response;
+  try {
+    response = await send(client, request, deadline);
+  } catch (error) {
+    deadline.end();
+    throw error;
+  }
+  // Over once the body has arrived (or now, if it already has).
+  deadline.handOver();
+  return response;
+}
 
+/** Runs the hops of a prepared fetch, under `deadline` when it has one. */
+async function send(
+  client: FetchClient,
+  request: Prepared,
+  deadline: RequestDeadline | undefined,
+): Promise<Response> {
+  const signal = request.signal;
   let { url, method, headers, body } = request;
   let redirects = 0;
   // Node's fetch reports type 'cors' once a redirect left the first URL's origin.
@@ -77,7 +122,7 @@ export async function fetchThrough(
   for (;;) {
     let response: HttpResponse;
     try {
-      response = await client.request(url, { method, headers, body, signal });
+      response = await client.request(url, { method, headers, body, signal }, deadline);
     } catch (error) {
       throw failure(error, signal);
     }

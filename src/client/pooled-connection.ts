@@ -1,11 +1,16 @@
 import { InvalidStateError } from '../errors.js';
+import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 
 /** @internal What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
 export interface LeaseOwner<S> {
-  /** Sends a request on the slot's connection. */
-  send(slot: S, options: ConnectionRequestOptions): Promise<HttpResponse>;
+  /** Sends a request on the slot's connection, under `deadline` when it has one. */
+  send(
+    slot: S,
+    options: ConnectionRequestOptions,
+    deadline?: RequestDeadline,
+  ): Promise<HttpResponse>;
   /** The lease is over: put the connection back (or close it if it cannot be reused). */
   giveBack(slot: S): void;
   /** The lease is over: close the connection. */
@@ -49,12 +54,27 @@ export class PooledConnection implements AsyncDisposable {
    * Sends one request on this connection and resolves with the response once its head has
    * arrived. Read or dump the body before the next request on the same connection. Takes the
    * pool's default headers and `decompress`, and `query` and `json` as `pool.request()` does.
+   * `timeout` bounds the exchange until the response body has arrived (RequestTimeoutError).
    */
   request(options: ConnectionRequestOptions = {}): Promise<HttpResponse> {
     if (this.#released) {
       return Promise.reject(new InvalidStateError('this connection was already released'));
     }
-    return this.#owner.send(this.#slot, options).then((response) => {
+    let pending: Promise<HttpResponse>;
+    if (options.timeout === undefined) pending = this.#owner.send(this.#slot, options);
+    else {
+      let deadline: RequestDeadline | undefined;
+      try {
+        deadline = startDeadline(options.timeout, options.signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      pending =
+        deadline === undefined
+          ? this.#owner.send(this.#slot, options)
+          : deadline.cover(this.#owner.send(this.#slot, options, deadline));
+    }
+    return pending.then((response) => {
       leaseOfBody.set(response.body, this);
       return response;
     });

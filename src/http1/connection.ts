@@ -11,6 +11,7 @@ import {
   SocketError,
 } from '../errors.js';
 import { BodyQueue, type BodySource, ResponseBody } from './body.js';
+import type { RequestDeadline } from './deadline.js';
 import type { ParserLimits } from './limits.js';
 import { type ResponseHead, ResponseParser } from './parser.js';
 import { HttpResponse } from './response.js';
@@ -24,7 +25,10 @@ import {
 } from './serializer.js';
 import { takeOverSharedReads } from './shared-read.js';
 
-/** A request body: bytes sent with Content-Length, or a stream sent chunked. */
+/**
+ * A request body: bytes sent with Content-Length, or a stream sent chunked (or, when the
+ * caller gives a `content-length` header, sent with that length and held to it).
+ */
 export type RequestBody =
   | string
   | Uint8Array
@@ -43,7 +47,10 @@ export interface ExchangeOptions {
   path?: string | undefined;
   /** Header fields, as an object or as ordered `[name, value]` pairs. */
   headers?: HeadersInput | undefined;
-  /** The body: string or bytes (Content-Length), or an async iterable / stream (chunked). */
+  /**
+   * The body: string or bytes (Content-Length), or an async iterable / stream (chunked, or
+   * with the `content-length` header given, which it must then match byte for byte).
+   */
   body?: RequestBody | undefined;
   /** Aborts the exchange at any stage; the connection is closed if anything was sent. */
   signal?: AbortSignal | undefined;
@@ -51,6 +58,12 @@ export interface ExchangeOptions {
   headersTimeout?: number | undefined;
   /** Overrides the connection's `bodyTimeout` for this request (ms). */
   bodyTimeout?: number | undefined;
+  /**
+   * One bound (ms) over the whole request: waiting for a connection, connecting, sending, the
+   * response head and its body, until the body has arrived in full. RequestTimeoutError after
+   * it. Default: none.
+   */
+  timeout?: number | undefined;
 }
 
 /** @internal Settings of one HTTP/1.1 connection. */
@@ -160,6 +173,10 @@ type Exchange = {
   /** The held body when it is a stream: closed if it is never sent. */
   heldStream: AsyncIterable<unknown> | undefined;
   continueTimer: NodeJS.Timeout | undefined;
+  /** The request's deadline, told of the exchange's phases and of its end. */
+  deadline: RequestDeadline | undefined;
+  /** Bytes a streamed body sent with the caller's Content-Length still owes; -1 when chunked. */
+  bodyOwed: number;
 };
 
 /** A timer made once per connection and refreshed for each use. */
@@ -340,12 +357,15 @@ export class Http1Connection implements BodySource {
    * Sends one request and resolves with the response once its head has arrived.
    * Bad input is refused with {@link InvalidArgumentError} before anything is written, and
    * the connection stays usable.
+   *
+   * With `deadline` (made by the caller from `options.timeout`), its signal replaces
+   * `options.signal` (it carries the caller's too), and the exchange tells it its phases.
    */
-  request(options: ExchangeOptions): Promise<HttpResponse> {
+  request(options: ExchangeOptions, deadline?: RequestDeadline): Promise<HttpResponse> {
     if (this.#state !== 'idle') {
       return Promise.reject(new InvalidStateError(`connection is ${this.#state}, not idle`));
     }
-    const signal = options.signal;
+    const signal = deadline === undefined ? options.signal : deadline.signal;
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const method = standardMethod(options.method);
     const path = options.path ?? '/';
@@ -366,6 +386,7 @@ export class Http1Connection implements BodySource {
     let keepAlive = true;
     let expectContinue = false;
     let bodyBytes: string | Uint8Array | undefined;
+    let bodyOwed = -1;
     try {
       if (plain && method === this.#plainMethod && path === this.#plainPath) {
         head = this.#plainHead;
@@ -375,6 +396,7 @@ export class Http1Connection implements BodySource {
         keepAlive = serialized.keepAlive;
         expectContinue = serialized.expectContinue;
         bodyBytes = serialized.bodyBytes;
+        bodyOwed = serialized.declaredLength;
         if (plain) {
           this.#plainHead = head;
           this.#plainMethod = method;
@@ -413,7 +435,13 @@ export class Http1Connection implements BodySource {
         heldBody: undefined,
         heldStream: undefined,
         continueTimer: undefined,
+        deadline,
+        bodyOwed,
       };
+      if (deadline !== undefined) {
+        deadline.phase = 'send';
+        deadline.exchangeStarted();
+      }
       this.#exchange = exchange;
       this.#state = 'busy';
       this.#responseStarted = false;
@@ -447,6 +475,8 @@ export class Http1Connection implements BodySource {
     keepAlive: boolean;
     expectContinue: boolean;
     bodyBytes: string | Uint8Array | undefined;
+    /** The caller's Content-Length for a streamed body; -1 for chunked or bytes. */
+    declaredLength: number;
   } {
     let framing: BodyFraming;
     let bodyBytes: string | Uint8Array | undefined;
@@ -457,7 +487,7 @@ export class Http1Connection implements BodySource {
     } else if (body instanceof Uint8Array) {
       framing = { kind: 'length', length: body.byteLength };
       bodyBytes = body;
-    } else if (isAsyncIterable(body)) framing = CHUNKED;
+    } else if (isAsyncIterable(body)) framing = STREAM;
     else throw new InvalidArgumentError('body must be a string, Uint8Array, or async iterable');
     const serialized = serializeRequestHead({
       method,
@@ -471,6 +501,7 @@ export class Http1Connection implements BodySource {
       keepAlive: serialized.keepAlive,
       expectContinue: serialized.expectContinue,
       bodyBytes,
+      declaredLength: serialized.declaredLength ?? -1,
     };
   }
 
@@ -530,8 +561,14 @@ export class Http1Connection implements BodySource {
     if (unsent !== undefined) closeStream(unsent);
   }
 
+  /**
+   * Writes a streamed body: chunked, or, under the caller's Content-Length, as raw bytes held
+   * to that length. A stream that yields more or fewer bytes fails the exchange with
+   * RequestBodyError, which closes the connection: the server's framing is off by then.
+   */
   async #pumpBody(exchange: Exchange, body: AsyncIterable<Uint8Array | string>): Promise<void> {
     const socket = this.#socket;
+    const declared = exchange.bodyOwed;
     try {
       for await (const part of body) {
         if (this.#exchange !== exchange || exchange.responseComplete) return;
@@ -540,15 +577,36 @@ export class Http1Connection implements BodySource {
           throw new InvalidArgumentError('a streamed body must yield strings or Uint8Arrays');
         }
         if (bytes.byteLength === 0) continue;
-        socket.cork();
-        socket.write(chunkHeader(bytes.byteLength), 'latin1');
-        socket.write(bytes);
-        const flushed = socket.write('\r\n', 'latin1');
-        socket.uncork();
+        let flushed: boolean;
+        if (declared === -1) {
+          socket.cork();
+          socket.write(chunkHeader(bytes.byteLength), 'latin1');
+          socket.write(bytes);
+          flushed = socket.write('\r\n', 'latin1');
+          socket.uncork();
+        } else {
+          if (bytes.byteLength > exchange.bodyOwed) {
+            // Not a byte of it: what the server would read past the length is a next request.
+            throw new RequestBodyError(
+              `the request body stream yielded more than its content-length (${declared} bytes)`,
+            );
+          }
+          exchange.bodyOwed -= bytes.byteLength;
+          flushed = socket.write(bytes);
+        }
         if (!flushed) await this.#drained(exchange);
       }
       if (this.#exchange !== exchange) return;
-      socket.write(LAST_CHUNK, 'latin1', this.#onFlushed);
+      if (declared === -1) socket.write(LAST_CHUNK, 'latin1', this.#onFlushed);
+      else if (exchange.bodyOwed > 0) {
+        throw new RequestBodyError(
+          `the request body stream ended after ${declared - exchange.bodyOwed} of its ` +
+            `content-length's ${declared} bytes`,
+        );
+      } else {
+        // An empty write: its callback runs once every byte before it has gone out.
+        socket.write(EMPTY_BYTES, this.#onFlushed);
+      }
       this.#requestWritten(exchange);
     } catch (error) {
       if (this.#exchange !== exchange) return;
@@ -606,6 +664,9 @@ export class Http1Connection implements BodySource {
 
   #requestWritten(exchange: Exchange): void {
     exchange.requestWritten = true;
+    if (exchange.deadline !== undefined && exchange.body === undefined) {
+      exchange.deadline.phase = 'headers';
+    }
     if (exchange.responseComplete) {
       this.#endExchange(exchange);
     } else if (exchange.body === undefined) {
@@ -721,6 +782,7 @@ export class Http1Connection implements BodySource {
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
     const queue = new BodyQueue(this, declaredLength(head, exchange.method));
     exchange.body = queue;
+    if (exchange.deadline !== undefined) exchange.deadline.phase = 'body';
     const body = new ResponseBody(queue);
     // Armed once the parser returns, and only if the body is still to come: most small
     // responses end in the same chunk as their head.
@@ -926,6 +988,7 @@ export class Http1Connection implements BodySource {
       exchange.signal.removeEventListener('abort', exchange.onAbort);
     }
     this.#completedExchanges++;
+    exchange.deadline?.exchangeEnded();
     // Only a request whose last write was flushed leaves the connection in step: one whose
     // bytes are still queued means the server answered without reading it all (an early
     // response), and a next request would queue behind them.
@@ -969,6 +1032,7 @@ export class Http1Connection implements BodySource {
       if (exchange.body === undefined) exchange.reject(error);
       else exchange.body!.fail(error);
       this.#destroy(error);
+      exchange.deadline?.exchangeEnded();
       this.#events.onExchangeEnd?.(false, error);
       return;
     }
@@ -996,7 +1060,8 @@ export class Http1Connection implements BodySource {
 }
 
 const NO_BODY: BodyFraming = { kind: 'none' };
-const CHUNKED: BodyFraming = { kind: 'chunked' };
+const EMPTY_BYTES = new Uint8Array(0);
+const STREAM: BodyFraming = { kind: 'stream' };
 
 /** Stands in for an exchange's settled resolve/reject, so they hold nothing. */
 function ignore(): void {}

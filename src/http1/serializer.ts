@@ -27,12 +27,15 @@ export type HeadersInput =
 
 /**
  * How the request body is delimited on the wire (RFC 9112 §6), decided by the caller from the body:
- * no body, a body of known length, or a chunked body of unknown length.
+ * no body, a body of known length, a chunked body of unknown length, or a `stream`: a body whose
+ * length only the caller's headers can tell, sent with their Content-Length if they give one
+ * (see {@link SerializedHead.declaredLength}), else chunked.
  */
 export type BodyFraming =
   | { kind: 'none' }
   | { kind: 'length'; length: number }
-  | { kind: 'chunked' };
+  | { kind: 'chunked' }
+  | { kind: 'stream' };
 
 /** What {@link serializeRequestHead} needs to build a request head. */
 export interface RequestHeadInput {
@@ -66,6 +69,11 @@ export interface SerializedHead {
    * a final status arrives before the body was written (RFC 9110 §10.1.1).
    */
   expectContinue: boolean;
+  /**
+   * For `stream` framing: the Content-Length the caller gave, which the body must match byte
+   * for byte; undefined when the body goes chunked (and for the other framings).
+   */
+  declaredLength: number | undefined;
 }
 
 /** The chunk that ends a chunked body, with no trailer section (RFC 9112 §7.1). */
@@ -304,6 +312,8 @@ class HeadBuilder {
   keepAlive = true;
   idempotencyKey = false;
   expectContinue = false;
+  /** A `stream` body's length, from the caller's Content-Length. */
+  declaredLength: number | undefined = undefined;
   readonly framing: BodyFraming;
 
   constructor(framing: BodyFraming) {
@@ -354,10 +364,17 @@ class HeadBuilder {
       case TRANSFER_ENCODING:
         if (this.hasTransferEncoding) throw new InvalidArgumentError(`duplicate header "${name}"`);
         // Only `chunked` alone matches what the connection writes (RFC 9112 §6.1, §7).
-        if (this.framing.kind !== 'chunked' || value.toLowerCase() !== 'chunked') {
+        if (
+          (this.framing.kind !== 'chunked' && this.framing.kind !== 'stream') ||
+          value.toLowerCase() !== 'chunked'
+        ) {
           throw new InvalidArgumentError(
             `header "${name}": only "chunked" is allowed, and only with chunked framing`,
           );
+        }
+        if (this.declaredLength !== undefined) {
+          // RFC 9112 §6.2: never both.
+          throw new InvalidArgumentError(`header "${name}": not allowed with content-length`);
         }
         this.hasTransferEncoding = true;
         this.lines += `${name}: ${value}${CRLF}`;
@@ -404,9 +421,15 @@ class HeadBuilder {
       throw new InvalidArgumentError(`header "${name}": not a non-negative decimal integer`);
     }
     const framing = this.framing;
-    if (framing.kind === 'chunked') {
+    if (framing.kind === 'chunked' || (framing.kind === 'stream' && this.hasTransferEncoding)) {
       // RFC 9112 §6.2: a sender MUST NOT send Content-Length with Transfer-Encoding.
       throw new InvalidArgumentError(`header "${name}": not allowed with a chunked body`);
+    }
+    if (framing.kind === 'stream') {
+      // The caller knows the stream's length: it is sent with it (and held to it).
+      this.declaredLength = length;
+      this.lines += `${name}: ${length}${CRLF}`;
+      return;
     }
     const expected = framing.kind === 'length' ? framing.length : 0;
     if (length !== expected) {
@@ -494,6 +517,7 @@ function checkFraming(framing: BodyFraming, method: string): void {
   switch (framing?.kind) {
     case 'none':
     case 'chunked':
+    case 'stream':
       break;
     case 'length':
       if (!Number.isSafeInteger(framing.length) || framing.length < 0) {
@@ -501,7 +525,9 @@ function checkFraming(framing: BodyFraming, method: string): void {
       }
       break;
     default:
-      throw new InvalidArgumentError('the body framing must be "none", "length" or "chunked"');
+      throw new InvalidArgumentError(
+        'the body framing must be "none", "length", "chunked" or "stream"',
+      );
   }
   // RFC 9110 §9.3.8: a client MUST NOT send content in a TRACE request.
   if (method === 'TRACE' && framing.kind !== 'none') {
@@ -526,7 +552,9 @@ function expectsBody(method: string): boolean {
  * - Framing: `content-length: N` for `length` (and `content-length: 0` for a bodiless POST, PUT or
  *   PATCH), `transfer-encoding: chunked` for `chunked`. A user Content-Length must match (`0` for
  *   `none`) and is refused with `chunked`; a user Transfer-Encoding must be `chunked` with chunked
- *   framing. Duplicate Host, Content-Length or Transfer-Encoding are refused.
+ *   framing. Duplicate Host, Content-Length or Transfer-Encoding are refused. `stream` is chunked
+ *   unless the user gives a Content-Length, which is then sent and reported as `declaredLength`
+ *   (never both).
  * - `Upgrade`, `Keep-Alive`, `Connection: upgrade`, and `Expect` other than `100-continue` (with a
  *   body) are refused. `Connection: close` is sent as given and clears `keepAlive`; nothing adds
  *   `Connection: keep-alive` (the HTTP/1.1 default).
@@ -575,11 +603,17 @@ export function serializeRequestHead(input: RequestHeadInput): SerializedHead {
     }
   }
 
+  if (builder.expectContinue && builder.declaredLength === 0) {
+    // As for an empty body of bytes: no content, nothing to hold back.
+    throw new InvalidArgumentError('expect: 100-continue needs a request body');
+  }
   let framingLine = '';
   if (framing.kind === 'length') {
     if (!builder.hasContentLength) framingLine = `content-length: ${framing.length}${CRLF}`;
-  } else if (framing.kind === 'chunked') {
-    if (!builder.hasTransferEncoding) framingLine = `transfer-encoding: chunked${CRLF}`;
+  } else if (framing.kind === 'chunked' || framing.kind === 'stream') {
+    if (!builder.hasTransferEncoding && builder.declaredLength === undefined) {
+      framingLine = `transfer-encoding: chunked${CRLF}`;
+    }
   } else if (!builder.hasContentLength && expectsBody(method)) {
     framingLine = `content-length: 0${CRLF}`;
   }
@@ -590,5 +624,6 @@ export function serializeRequestHead(input: RequestHeadInput): SerializedHead {
     keepAlive: builder.keepAlive,
     idempotencyKey: builder.idempotencyKey,
     expectContinue: builder.expectContinue,
+    declaredLength: builder.declaredLength,
   };
 }

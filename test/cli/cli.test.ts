@@ -297,6 +297,29 @@ describe('httpool CLI', () => {
     assert.match(run.stderr, /HTTP_404 .*\/status\/404/);
   });
 
+  test("fetch: ERR_TIMEOUT is the library's RequestTimeoutError, naming where the time ran out", async () => {
+    const half = await startRawServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+    });
+    servers.push(half);
+    const run = await cli([
+      'fetch',
+      '--json',
+      '--timeout',
+      '300',
+      `${a.origin}/slow`,
+      `${half.origin}/`,
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    const out = json<FetchSummary>(run);
+    assert.deepEqual(out.errors, { ERR_TIMEOUT: 2 });
+    const messages = Object.fromEntries(
+      (out.failures as { url: string; message: string }[]).map((f) => [f.url, f.message]),
+    );
+    assert.match(messages[`${a.origin}/slow`]!, /within 300 ms \(waiting for the response head\)/);
+    assert.match(messages[`${half.origin}/`]!, /within 300 ms \(receiving the response body\)/);
+  });
+
   test('fetch --retry retries a 503 and then succeeds', async () => {
     let calls = 0;
     const flaky = await startHttpServer((_req, res) => {

@@ -466,6 +466,59 @@ describe('serializeRequestHead: refusals', () => {
   });
 });
 
+describe('serializeRequestHead: stream framing', () => {
+  const STREAM: BodyFraming = { kind: 'stream' };
+
+  it('goes chunked without a content-length', () => {
+    const out = serializeRequestHead(req({ method: 'PUT', framing: STREAM }));
+    assert.equal(
+      out.head,
+      'PUT / HTTP/1.1\r\nhost: example.com\r\ntransfer-encoding: chunked\r\n\r\n',
+    );
+    assert.equal(out.declaredLength, undefined);
+  });
+
+  it("goes by the caller's content-length, reported as declaredLength", () => {
+    const out = serializeRequestHead(
+      req({ method: 'PUT', framing: STREAM, headers: { 'Content-Length': '0042' } }),
+    );
+    assert.equal(out.head, 'PUT / HTTP/1.1\r\nhost: example.com\r\nContent-Length: 42\r\n\r\n');
+    assert.equal(out.declaredLength, 42);
+  });
+
+  it('refuses content-length with transfer-encoding, in either order, and a bad value', () => {
+    for (const headers of [
+      [
+        ['content-length', '5'],
+        ['transfer-encoding', 'chunked'],
+      ],
+      [
+        ['transfer-encoding', 'chunked'],
+        ['content-length', '5'],
+      ],
+    ] as const) {
+      assertRefused(req({ method: 'PUT', framing: STREAM, headers }), [], /not allowed with/);
+    }
+    assertRefused(
+      req({ method: 'PUT', framing: STREAM, headers: { 'content-length': '5, 5' } }),
+      [],
+      /not a non-negative decimal integer/,
+    );
+  });
+
+  it('refuses 100-continue with a declared length of 0 (no content to hold back)', () => {
+    assertRefused(
+      req({
+        method: 'PUT',
+        framing: STREAM,
+        headers: { expect: '100-continue', 'content-length': '0' },
+      }),
+      [],
+      /100-continue needs a request body/,
+    );
+  });
+});
+
 describe('isTokenString', () => {
   it('accepts tokens', () => {
     for (const s of ['GET', 'x-custom', "!#$%&'*+-.^_`|~09azAZ"])
