@@ -120,7 +120,7 @@ export class RequestDeadline {
 }
 
 /**
- * The deadline a request's `timeout` sets, started now; undefined when it sets none
+ * @internal The deadline a request's `timeout` sets, started now; undefined when it sets none
  * (undefined, `Infinity`, or longer than a timer can hold).
  *
  * @throws InvalidArgumentError unless `timeout` is undefined or a number > 0 (Infinity allowed)
