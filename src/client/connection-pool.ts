@@ -509,7 +509,10 @@ export class ConnectionPool implements AsyncDisposable {
     deadline: RequestDeadline | undefined,
   ): Promise<HttpResponse> {
     const signal = deadline === undefined ? options.signal : deadline.signal;
-    if (deadline !== undefined) deadline.opening = this.#isOpening;
+    if (deadline !== undefined) {
+      deadline.opening = this.#isOpening;
+      deadline.at(this.origin, standardMethod(options.method), options.path ?? '/');
+    }
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
       // as 0); otherwise wait (or connect) for one.

@@ -45,7 +45,7 @@ interface Prepared {
   redirect: RedirectMode;
 }
 
-/** What fetch() needs of the agent it runs over. */
+/** @internal What fetch() needs of the agent it runs over. */
 export interface FetchClient {
   /**
    * One hop: `agent.request()` without redirects, the agent's default headers already merged,
@@ -70,7 +70,7 @@ export interface FetchClient {
 }
 
 /**
- * The body of `Agent.fetch`. Rejections follow Node's fetch: a bad argument is a
+ * @internal The body of `Agent.fetch`. Rejections follow Node's fetch: a bad argument is a
  * TypeError; a failure of the exchange is `TypeError('fetch failed', { cause })` with the
  * httpool error as `cause` (a `timeout` that ran out included); an abort rejects with the
  * signal's reason.

@@ -1,4 +1,9 @@
-import { InvalidArgumentError, type RequestPhase, RequestTimeoutError } from '../errors.js';
+import {
+  InvalidArgumentError,
+  locateError,
+  type RequestPhase,
+  RequestTimeoutError,
+} from '../errors.js';
 import type { HttpResponse } from './response.js';
 
 /** Longest delay a Node timer holds (~24.8 days); a longer deadline is no deadline. */
@@ -35,6 +40,10 @@ export class RequestDeadline {
    * then, which makes the phase `connect`.
    */
   opening: (() => boolean) | undefined = undefined;
+  /** The request now under way (the current hop's), which the timeout error names. */
+  #origin = '';
+  #method = 'GET';
+  #target = '/';
   readonly #controller = new AbortController();
   #stage: DeadlineStage = 'running';
   #timer: NodeJS.Timeout | undefined;
@@ -70,7 +79,17 @@ export class RequestDeadline {
     if (this.#stage === 'over') return;
     const phase = this.phase === 'acquire' && this.opening?.() === true ? 'connect' : this.phase;
     this.end();
-    this.#controller.abort(new RequestTimeoutError({ timeout: this.timeout, phase }));
+    const error = new RequestTimeoutError({ timeout: this.timeout, phase });
+    this.#controller.abort(
+      this.#origin === '' ? error : locateError(error, this.#origin, this.#method, this.#target),
+    );
+  }
+
+  /** The request goes to `origin` now (a hop of an Agent's): the timeout error names it. */
+  at(origin: string, method: string, target: string): void {
+    this.#origin = origin;
+    this.#method = method;
+    this.#target = target;
   }
 
   /** A connection starts an exchange of this request. */

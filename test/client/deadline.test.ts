@@ -113,7 +113,17 @@ describe('timeout: one deadline for the whole request', () => {
     const server = await startRawServer(() => {});
     const pool = new ConnectionPool(server.origin);
     await assert.rejects(pool.request({ timeout: 80 }), timedOut('headers', 80));
-    assert.equal(server.requests, 1);
+    // It names the request it failed, without the query.
+    await assert.rejects(
+      pool.request({ path: '/slow?token=secret', timeout: 80 }),
+      (error: RequestTimeoutError) => {
+        assert.deepEqual([error.origin, error.method, error.path], [server.origin, 'GET', '/slow']);
+        assert.match(error.message, /GET http:\/\/127\.0\.0\.1:\d+\/slow$/);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      },
+    );
+    assert.equal(server.requests, 2);
     await assertCleanedUp(pool, server.open);
     await pool.close();
     await server.close();
@@ -124,9 +134,13 @@ describe('timeout: one deadline for the whole request', () => {
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
     });
     const pool = new ConnectionPool(server.origin);
-    const res = await pool.request({ timeout: 150 });
+    const res = await pool.request({ path: '/half', timeout: 150 });
     assert.equal(res.status, 200);
     await assert.rejects(res.text(), timedOut('body', 150));
+    await assert.rejects(
+      (await pool.request({ path: '/half', timeout: 150 })).text(),
+      (error: RequestTimeoutError) => error.path === '/half' && error.origin === server.origin,
+    );
     await assertCleanedUp(pool, server.open);
     await pool.close();
     await server.close();
