@@ -11,6 +11,7 @@ const maxPages = Number(process.argv[3] ?? 100);
 const inFlight = 4;
 
 const agent = new Agent({
+  headers: { 'user-agent': 'httpool-example-crawler' }, // sent with every request
   maxSize: 4,
   maxTotal: 16,
   connectTimeout: 5_000,
@@ -52,9 +53,7 @@ function enqueue(link) {
 async function visit(url) {
   // Redirects are taken by hand (the default, `redirect: 'manual'`): the target joins the
   // queue like any link, so every page's links resolve against the URL it was fetched from.
-  const res = await agent.request(url, {
-    headers: { accept: 'text/html', 'user-agent': 'httpool-example-crawler' },
-  });
+  const res = await agent.request(url, { headers: { accept: 'text/html' } });
   const location = res.headers.get('location');
   if (res.status >= 300 && res.status < 400 && location !== null) {
     await res.dump();
@@ -70,7 +69,8 @@ async function visit(url) {
   }
   const html = await res.text();
   crawled++;
-  for (const link of linksOf(html, url)) enqueue(link);
+  // res.url is the URL this page answers (after any redirect the agent followed).
+  for (const link of linksOf(html, res.url)) enqueue(link);
   console.log(`${res.status} ${url.pathname}${url.search} (${html.length} chars)`);
 }
 
