@@ -7,8 +7,6 @@ import { Semaphore } from '../pool/semaphore.js';
 import {
   type CloseOptions,
   ConnectionPool,
-  checkCloseTimeout,
-  checkPoolOptions,
   closeTimedOut,
   type PoolOptions,
   type RequestOptions,
@@ -16,6 +14,12 @@ import {
 } from './connection-pool.js';
 import { type FetchClient, type FetchInit, fetchThrough } from './fetch.js';
 import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
+import {
+  checkAgentOptions,
+  checkAgentRequestOptions,
+  checkCloseTimeout,
+  checkOriginOptions,
+} from './options.js';
 import { parseOrigin } from './origin.js';
 import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
 import { nextHop, RedirectError } from './redirect.js';
@@ -50,8 +54,9 @@ export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
    * made (again if it is dropped and made anew): fewer connections to a small site, longer
    * timeouts for a slow one. Gets the canonical origin (`https://example.com:443` is
    * `https://example.com`). `undefined`, or a field left undefined, keeps the agent's setting;
-   * `limits` and `tls` merge field by field; the proxy and clock are the agent's. A bad value
-   * (a promise included), or a throw, fails the request that needed the pool.
+   * `limits` and `tls` merge field by field; the proxy and clock are the agent's (setting them
+   * here is refused). An unknown name, a bad value (a promise included), or a throw, fails the
+   * request that needed the pool with it.
    */
   perOrigin?: ((origin: string) => OriginOptions | undefined) | undefined;
   /**
@@ -134,6 +139,9 @@ export class Agent implements AsyncDisposable {
 
   /** @throws InvalidArgumentError for a bad option */
   constructor(options: AgentOptions = {}) {
+    // Checked once, here, rather than on the first request (with the proxy, for the
+    // combinations it rules out; its value is parsed below).
+    checkAgentOptions(options);
     const {
       maxTotal,
       maxOrigins,
@@ -148,34 +156,9 @@ export class Agent implements AsyncDisposable {
     } = options;
     this.#baseUrl = baseUrl === undefined ? undefined : toUrl(baseUrl, undefined, 'baseUrl');
     this.#defaultHeaders = defaultHeaderPairs(headers);
-    if (perOrigin !== undefined && typeof perOrigin !== 'function') {
-      throw new InvalidArgumentError('perOrigin must be a function of the origin');
-    }
     this.#perOrigin = perOrigin;
-    for (const [name, value] of [
-      ['maxTotal', maxTotal],
-      ['maxOrigins', maxOrigins],
-    ] as const) {
-      if (
-        value !== undefined &&
-        !(value === Number.POSITIVE_INFINITY || (Number.isInteger(value) && value >= 1))
-      ) {
-        throw new InvalidArgumentError(`${name} must be a positive integer or Infinity`);
-      }
-    }
-    for (const [name, value] of [
-      ['originIdleTimeout', originIdleTimeout],
-      ['maxRedirections', maxRedirections],
-    ] as const) {
-      if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < 0)) {
-        throw new InvalidArgumentError(`${name} must be a non-negative number`);
-      }
-    }
     this.#options = options;
     this.#poolOptions = poolOptions;
-    // Checked once, here, rather than on the first request (with the proxy, for the
-    // combinations it rules out; its value is parsed below).
-    checkPoolOptions(proxy === undefined ? poolOptions : { ...poolOptions, proxy });
     this.#proxy =
       proxy === undefined || proxy === 'env'
         ? proxy
@@ -255,22 +238,11 @@ export class Agent implements AsyncDisposable {
    */
   #optionsFor(origin: string, proxy: ProxyConfig | undefined): PoolOptions {
     const own = this.#perOrigin?.(origin);
-    if (
-      own !== undefined &&
-      (typeof own !== 'object' ||
-        own === null ||
-        typeof (own as { then?: unknown }).then === 'function')
-    ) {
-      throw new InvalidArgumentError(
-        'perOrigin must return an options object or undefined (not a promise)',
-      );
-    }
+    checkOriginOptions(own);
     if (own === undefined && proxy === undefined) return this.#poolOptions;
     const options: Record<string, unknown> = { ...this.#poolOptions };
     for (const [name, value] of Object.entries(own ?? {})) {
-      if (value === undefined || name === 'proxy' || name === 'clock' || name === 'headers') {
-        continue;
-      }
+      if (value === undefined) continue;
       const base = options[name];
       options[name] =
         (name === 'limits' || name === 'tls') && typeof value === 'object' && value !== null
@@ -333,6 +305,7 @@ export class Agent implements AsyncDisposable {
     let current: URL;
     let own = options;
     try {
+      checkAgentRequestOptions(options);
       current = toUrl(url, this.#baseUrl);
       if (
         options.query !== undefined ||
@@ -470,7 +443,7 @@ export class Agent implements AsyncDisposable {
       if (!retryable) {
         const pool = this.pool(url.origin);
         return deadline === undefined
-          ? pool.request(options)
+          ? pool.dispatch(options)
           : pool.requestWithin(options, deadline);
       }
       return this.#retrying(url.origin, options, policy, deadline);
@@ -493,7 +466,7 @@ export class Agent implements AsyncDisposable {
         // Looked up on every attempt: the pool may have been dropped while a retry slept.
         const pool = this.pool(origin);
         response = await (deadline === undefined
-          ? pool.request(options)
+          ? pool.dispatch(options)
           : pool.requestWithin(options, deadline));
       } catch (error) {
         const code = (error as { code?: unknown }).code;

@@ -1,9 +1,9 @@
-import { isIP, type LookupFunction } from 'node:net';
+import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
 import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
-import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
+import type { ParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
 import { type HeadersInput, standardMethod } from '../http1/serializer.js';
 import type { Clock } from '../pool/clock.js';
@@ -13,6 +13,12 @@ import { openSocket } from './connector.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { channels, debug } from './diagnostics.js';
 import type { HeaderPairs } from './header-pairs.js';
+import {
+  checkAcquireOptions,
+  checkCloseTimeout,
+  checkPoolOptions,
+  checkRequestOptions,
+} from './options.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { PooledConnection } from './pooled-connection.js';
 import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
@@ -25,6 +31,9 @@ import {
 } from './request-options.js';
 import { canReplay } from './retry.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
+
+/** @internal Option checking lives in ./options.js; these two are still reachable from here. */
+export { checkCloseTimeout, checkPoolOptions };
 
 /** Settings of a {@link ConnectionPool}. Every time is in milliseconds. */
 export interface PoolOptions {
@@ -462,6 +471,7 @@ export class ConnectionPool implements AsyncDisposable {
    * (SocketError, ConnectTimeoutError) of the connection opened for this call.
    */
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
+    checkAcquireOptions(options);
     const started = performance.now();
     const slot = this.#lend(await this.#pool.acquire(options), started);
     const lease = new PooledConnection(this, slot);
@@ -469,8 +479,15 @@ export class ConnectionPool implements AsyncDisposable {
     return lease;
   }
 
-  /** Gives a connection back; the same as `conn.release()`. */
+  /**
+   * Gives a connection back; the same as `conn.release()`.
+   *
+   * @throws InvalidArgumentError when `conn` is not a connection lent by a pool
+   */
   release(conn: PooledConnection): void {
+    if (!(conn instanceof PooledConnection)) {
+      throw new InvalidArgumentError('release() takes a connection from acquire()');
+    }
     conn.release();
   }
 
@@ -487,8 +504,25 @@ export class ConnectionPool implements AsyncDisposable {
    *
    * `timeout` bounds all of it, replays included, until the response body has arrived:
    * RequestTimeoutError (`ERR_TIMEOUT`) with the phase it ran out in.
+   *
+   * Rejects with InvalidArgumentError, before anything is queued or sent, for an unknown
+   * option or a value of the wrong kind.
    */
   request(options: RequestOptions = {}): Promise<HttpResponse> {
+    try {
+      checkRequestOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Not an async frame of its own: the check costs no extra promise.
+    return this.dispatch(options);
+  }
+
+  /**
+   * @internal {@link request} without the option check, for an Agent, which has checked its
+   * own request options (a superset: redirect and retry settings ride along unread).
+   */
+  dispatch(options: RequestOptions): Promise<HttpResponse> {
     if (options.timeout === undefined) return this.requestWithin(options, undefined);
     let deadline: RequestDeadline | undefined;
     try {
@@ -831,18 +865,6 @@ export interface CloseOptions {
   timeout?: number | undefined;
 }
 
-/**
- * @internal Checks a close timeout.
- *
- * @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity
- */
-export function checkCloseTimeout(timeout: unknown): void {
-  if (timeout === undefined) return;
-  if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
-    throw new InvalidArgumentError('close timeout must be a non-negative number of ms');
-  }
-}
-
 /** Longest delay a Node timer holds (~24.8 days); a longer one would fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -868,79 +890,4 @@ export function withDeadline(
 /** @internal The reason busy connections are destroyed with when a close runs out of time. */
 export function closeTimedOut(ms: number): Error {
   return new PoolClosedError(`close() ran out of time after ${ms} ms; busy connections destroyed`);
-}
-
-/**
- * @internal Checks pool options (the resource pool checks its own limits when it is made).
- *
- * @throws InvalidArgumentError for a bad value
- */
-export function checkPoolOptions(options: PoolOptions): void {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('options must be an object');
-  }
-  for (const name of [
-    'connectTimeout',
-    'headersTimeout',
-    'bodyTimeout',
-    'maxLifetime',
-    'maxRequestsPerConnection',
-    'keepAliveTimeoutThreshold',
-    'maxDrainBytes',
-    'maxDrainTime',
-    'leakDetectionTimeout',
-  ] as const) {
-    const value = options[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-      throw new InvalidArgumentError(`${name} must be a non-negative number`);
-    }
-  }
-  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
-    throw new InvalidArgumentError('lookup must be a function like dns.lookup');
-  }
-  const { localAddress } = options;
-  if (
-    localAddress !== undefined &&
-    (typeof localAddress !== 'string' || isIP(localAddress) === 0)
-  ) {
-    throw new InvalidArgumentError('localAddress must be an IP address');
-  }
-  const { socketPath } = options;
-  if (socketPath !== undefined) {
-    // A leading NUL names a Linux abstract socket; anywhere else it would cut the path short.
-    if (typeof socketPath !== 'string' || socketPath === '' || socketPath.indexOf('\0', 1) >= 0) {
-      throw new InvalidArgumentError('socketPath must be a non-empty path');
-    }
-    if (options.proxy !== undefined) {
-      throw new InvalidArgumentError('socketPath and proxy cannot be used together');
-    }
-    if (options.lookup !== undefined || options.localAddress !== undefined) {
-      throw new InvalidArgumentError(
-        'socketPath is not looked up or bound: no lookup or localAddress',
-      );
-    }
-  }
-  if (options.connectTimeout === 0) {
-    throw new InvalidArgumentError('connectTimeout must be positive (Infinity for no bound)');
-  }
-  if (options.maxRequestsPerConnection === 0) {
-    throw new InvalidArgumentError('maxRequestsPerConnection must be at least 1');
-  }
-  const { maxSize } = options;
-  if (
-    maxSize !== undefined &&
-    !(maxSize === Number.POSITIVE_INFINITY || (Number.isInteger(maxSize) && maxSize >= 1))
-  ) {
-    throw new InvalidArgumentError('maxSize must be a positive integer or Infinity');
-  }
-  for (const name of ['maxWaiting', 'idleTimeout'] as const) {
-    const value = options[name];
-    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || value < 0)) {
-      throw new InvalidArgumentError(`${name} must be a non-negative number`);
-    }
-  }
-  checkDecompress(options.decompress);
-  // Checked now so a bad limit fails here, not on the first connection.
-  if (options.limits !== undefined) resolveParserLimits(options.limits);
 }

@@ -1,6 +1,7 @@
 import { InvalidStateError } from '../errors.js';
 import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
+import { checkExchangeOptions } from './options.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 
 /** @internal What a lease asks of the pool that lent it. Implemented by ConnectionPool. */
@@ -55,10 +56,18 @@ export class PooledConnection implements AsyncDisposable {
    * arrived. Read or dump the body before the next request on the same connection. Takes the
    * pool's default headers and `decompress`, and `query` and `json` as `pool.request()` does.
    * `timeout` bounds the exchange until the response body has arrived (RequestTimeoutError).
+   *
+   * Rejects with InvalidArgumentError, before anything is sent, for an unknown option or a
+   * value of the wrong kind.
    */
   request(options: ConnectionRequestOptions = {}): Promise<HttpResponse> {
     if (this.#released) {
       return Promise.reject(new InvalidStateError('this connection was already released'));
+    }
+    try {
+      checkExchangeOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     let pending: Promise<HttpResponse>;
     if (options.timeout === undefined) pending = this.#owner.send(this.#slot, options);

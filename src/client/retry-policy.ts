@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors.js';
+import { checkRetryOptions } from './options.js';
 
 /**
  * When to send a request again after a failure or a retryable status. Off unless asked for;
@@ -44,22 +45,14 @@ export function resolveRetryPolicy(
   if (options === false) return undefined;
   const given: RetryOptions =
     options === true ? {} : typeof options === 'number' ? { limit: options } : options;
-  if (typeof given !== 'object' || given === null) {
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
     throw new InvalidArgumentError('retry must be a boolean, a number or an options object');
   }
+  // Every name known, every value of its kind (a number given alone is checked as the limit).
+  checkRetryOptions(given);
   const limit = given.limit ?? 2;
   const minDelay = given.minDelay ?? 100;
   const maxDelay = given.maxDelay ?? 30_000;
-  for (const [name, value] of [
-    ['retry.limit', limit],
-    ['retry.minDelay', minDelay],
-    ['retry.maxDelay', maxDelay],
-  ] as const) {
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new InvalidArgumentError(`${name} must be a finite non-negative number`);
-    }
-  }
-  if (!Number.isInteger(limit)) throw new InvalidArgumentError('retry.limit must be an integer');
   if (limit === 0) return undefined;
   return {
     limit,

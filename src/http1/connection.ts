@@ -438,6 +438,17 @@ export class Http1Connection implements BodySource {
         deadline,
         bodyOwed,
       };
+      if (signal !== undefined) {
+        // Before the connection turns busy: a signal that refuses a listener leaves the
+        // connection idle, as it was.
+        exchange.onAbort = () => this.#fail(abortReason(signal), exchange);
+        try {
+          signal.addEventListener('abort', exchange.onAbort, { once: true });
+        } catch {
+          reject(new InvalidArgumentError('signal must be an AbortSignal'));
+          return;
+        }
+      }
       if (deadline !== undefined) {
         deadline.phase = 'send';
         deadline.exchangeStarted();
@@ -446,10 +457,6 @@ export class Http1Connection implements BodySource {
       this.#state = 'busy';
       this.#responseStarted = false;
       this.#parser.expect(method);
-      if (signal !== undefined) {
-        exchange.onAbort = () => this.#fail(abortReason(signal), exchange);
-        signal.addEventListener('abort', exchange.onAbort, { once: true });
-      }
       if (expectContinue) {
         // The head alone; the body waits for the server's go-ahead (or its silence).
         this.#socket.write(head, 'latin1');

@@ -354,6 +354,19 @@ export class ResourcePool<R> {
 
     const waiter = new Waiter<R>();
     waiter.fresh = fresh;
+    if (signal !== undefined) {
+      // Listened to before the waiter is queued: a signal that refuses a listener leaves
+      // nothing behind (no waiter, no timer), and is never asked to remove one.
+      const listener = (): void => {
+        if (waiter.fail(abortReason(signal))) this.#gaveUp(waiter);
+      };
+      try {
+        signal.addEventListener('abort', listener, { once: true });
+      } catch {
+        return Promise.reject(new InvalidArgumentError('signal must be an AbortSignal'));
+      }
+      waiter.abort = { signal, listener };
+    }
     this.#waiters.push(waiter);
     if (timeout !== undefined && timeout !== Number.POSITIVE_INFINITY) {
       waiter.timer = this.#clock.schedule(() => {
@@ -364,13 +377,6 @@ export class ResourcePool<R> {
           this.#gaveUp(waiter);
         }
       }, timeout);
-    }
-    if (signal !== undefined) {
-      const listener = (): void => {
-        if (waiter.fail(abortReason(signal))) this.#gaveUp(waiter);
-      };
-      waiter.abort = { signal, listener };
-      signal.addEventListener('abort', listener, { once: true });
     }
     if (canCreate) this.#startCreate(waiter);
     return waiter.promise;
