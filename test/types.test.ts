@@ -24,6 +24,7 @@ import {
   type PoolOptions,
   type PoolStats,
   parseProxy,
+  type RetryOptions,
   type Timer,
 } from '../src/index.js';
 
@@ -118,6 +119,14 @@ export async function contract(pool: ConnectionPool, agent: Agent): Promise<void
   await pool.request({ query: { a: { b: 1 } } });
   // @ts-expect-error decompress is a boolean
   await pool.request({ decompress: 'gzip' });
+  // The names and kinds the runtime check refuses are refused by the compiler too.
+  // @ts-expect-error no such pool option (maxSize)
+  const typo: PoolOptions = { maxsize: 2 };
+  // @ts-expect-error retry statuses are numbers
+  const statuses: RetryOptions = { statusCodes: ['503'] };
+  // @ts-expect-error a signal is an AbortSignal
+  await pool.request({ signal: {} });
+  void [typo, statuses];
 }
 
 test('the package root exports the contract of DESIGN.md', () => {

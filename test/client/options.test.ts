@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { closestName } from '../../src/client/options.js';
 import {
   Agent,
@@ -25,6 +25,14 @@ function invalid(message: RegExp): (error: unknown) => boolean {
 function loose<T>(value: Record<string, unknown>): T {
   return value as T;
 }
+
+/** Pools and agents made by the running test: destroyed after it, even when it failed mid-lease. */
+const made: Array<{ destroy(): Promise<void> }> = [];
+function opened<T extends { destroy(): Promise<void> }>(client: T): T {
+  made.push(client);
+  return client;
+}
+afterEach(() => Promise.all(made.splice(0).map((client) => client.destroy())));
 
 /** Fails the test on any uncaught exception or unhandled rejection while `body` runs. */
 async function noUncaught(body: () => Promise<void>): Promise<void> {
@@ -91,7 +99,7 @@ describe('option names', () => {
   });
 
   test('agent.request: an unknown option is refused before anything is sent', async () => {
-    await using agent = new Agent();
+    const agent = opened(new Agent());
     const before = server.requests;
     await assert.rejects(
       agent.request(server.origin, loose({ redirects: 'follow' })),
@@ -111,7 +119,7 @@ describe('option names', () => {
   });
 
   test('acquire() and request() on a pool, and request() on a lease', async () => {
-    await using pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const pool = opened(new ConnectionPool(server.origin, { maxSize: 1 }));
     await assert.rejects(
       pool.acquire(loose({ tiemout: 5 })),
       invalid(/^unknown acquire option "tiemout" \(did you mean timeout\?\)$/),
@@ -138,14 +146,16 @@ describe('option names', () => {
 
   test("a typo in perOrigin's result fails the request that needed the pool; the agent goes on", async () => {
     let mode: 'typo' | 'proxy' | 'ok' = 'typo';
-    await using agent = new Agent({
-      perOrigin: () =>
-        mode === 'typo'
-          ? loose<OriginOptions>({ maxsize: 1 })
-          : mode === 'proxy'
-            ? loose<OriginOptions>({ proxy: 'http://127.0.0.1:9' })
-            : { maxSize: 1 },
-    });
+    const agent = opened(
+      new Agent({
+        perOrigin: () =>
+          mode === 'typo'
+            ? loose<OriginOptions>({ maxsize: 1 })
+            : mode === 'proxy'
+              ? loose<OriginOptions>({ proxy: 'http://127.0.0.1:9' })
+              : { maxSize: 1 },
+      }),
+    );
     await assert.rejects(
       agent.request(server.origin),
       invalid(/^unknown perOrigin option "maxsize" \(did you mean maxSize\?\)$/),
@@ -202,7 +212,7 @@ describe('option values', () => {
   after(() => server.close());
 
   test("redirect: 'folow' is refused, not taken as 'manual'", async () => {
-    await using agent = new Agent();
+    const agent = opened(new Agent());
     await assert.rejects(
       agent.request(server.origin, loose({ redirect: 'folow' })),
       invalid(/^request option redirect must be one of 'follow', 'manual', 'error', got "folow"$/),
@@ -216,7 +226,7 @@ describe('option values', () => {
         /^retry option statusCodes must be an array of integer statuses 100-599, got "503" in it$/,
       ),
     );
-    await using agent = new Agent();
+    const agent = opened(new Agent());
     await assert.rejects(
       agent.request(server.origin, { retry: { statusCodes: [5030] } }),
       invalid(/statusCodes must be an array of integer statuses/),
@@ -235,7 +245,7 @@ describe('option values', () => {
   });
 
   test("acquireTimeout: 'x', maxRedirections: 'x', blocking: 'no'", async () => {
-    await using pool = new ConnectionPool(server.origin, { maxSize: 1 });
+    const pool = opened(new ConnectionPool(server.origin, { maxSize: 1 }));
     await assert.rejects(
       pool.request(loose({ acquireTimeout: 'x' })),
       invalid(
@@ -246,7 +256,7 @@ describe('option values', () => {
       pool.acquire(loose({ blocking: 'no' })),
       invalid(/^acquire option blocking must be true or false, got a string$/),
     );
-    await using agent = new Agent();
+    const agent = opened(new Agent());
     await assert.rejects(
       agent.request(server.origin, loose({ redirect: 'follow', maxRedirections: 'x' })),
       invalid(/^request option maxRedirections must be a non-negative integer or Infinity/),
@@ -299,10 +309,10 @@ describe('option values', () => {
       () => new ConnectionPool(server.origin, loose<PoolOptions>(null as never)),
       invalid(/^pool options must be an object, got null$/),
     );
-    await using pool = new ConnectionPool(server.origin);
+    const pool = opened(new ConnectionPool(server.origin));
     await assert.rejects(pool.request([] as never), invalid(/request options must be an object/));
     await assert.rejects(pool.acquire(null as never), invalid(/acquire options must be an object/));
-    await using agent = new Agent();
+    const agent = opened(new Agent());
     await assert.rejects(
       agent.request(server.origin, 'GET' as never),
       invalid(/request options must be an object, got a string/),
@@ -333,7 +343,7 @@ describe('option values', () => {
       retry: { limit: 1, statusCodes: [503], methods: ['get'], errorCodes: ['ERR_SOCKET'] },
       perOrigin: () => ({ maxSize: 1, limits: { maxHeaderSize: 8000 } }),
     };
-    await using agent = new Agent(agentOptions);
+    const agent = opened(new Agent(agentOptions));
     const res = await agent.request(server.origin, {
       method: 'GET',
       headers: { accept: 'text/plain' },
@@ -349,7 +359,7 @@ describe('option values', () => {
     assert.equal(await res.text(), 'ok');
     assert.equal(await (await agent.fetch(server.origin, { mode: 'cors' })).text(), 'ok');
 
-    await using pool = new ConnectionPool(server.origin, { maxSize: 1, idleTimeout: 1000 });
+    const pool = opened(new ConnectionPool(server.origin, { maxSize: 1, idleTimeout: 1000 }));
     const conn = await pool.acquire({
       blocking: true,
       timeout: 1000,
@@ -373,7 +383,7 @@ describe('a bad signal', () => {
 
   test('signal: {} is refused before anything is queued, and the pool serves on', async () => {
     await noUncaught(async () => {
-      await using pool = new ConnectionPool(server.origin, { maxSize: 1 });
+      const pool = opened(new ConnectionPool(server.origin, { maxSize: 1 }));
       const conn = await pool.acquire();
       // The pool is full: a request would have to wait, and used to leave its waiter behind.
       await assert.rejects(
@@ -399,7 +409,7 @@ describe('a bad signal', () => {
 
   test('agent.request and fetch refuse it too, and the agent serves on', async () => {
     await noUncaught(async () => {
-      await using agent = new Agent({ maxSize: 1 });
+      const agent = opened(new Agent({ maxSize: 1 }));
       await assert.rejects(agent.request(server.origin, loose({ signal: {} })), invalid(/signal/));
       await assert.rejects(
         agent.fetch(server.origin, loose({ signal: {} })),
@@ -421,7 +431,7 @@ describe('a bad signal', () => {
       },
     } as unknown as AbortSignal;
     await noUncaught(async () => {
-      await using pool = new ConnectionPool(server.origin, { maxSize: 1 });
+      const pool = opened(new ConnectionPool(server.origin, { maxSize: 1 }));
       // Idle connection: the exchange refuses it before the connection turns busy.
       await (await pool.request()).dump();
       await assert.rejects(
