@@ -24,7 +24,7 @@ import type { RetryOptions } from './retry-policy.js';
 type Check = (value: unknown, name: string, where: string) => void;
 
 /** Longest delay a Node timer holds (~24.8 days); a longer one would fire at once. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a refused value was, for the message: numbers as they are, anything else by kind. */
 function describe(value: unknown): string {
