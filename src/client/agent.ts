@@ -197,8 +197,10 @@ export class Agent implements AsyncDisposable {
    */
   pool(origin: string | URL): ConnectionPool {
     if (this.#closed) throw new PoolClosedError('the agent is closed');
-    const input = typeof origin === 'string' ? origin : origin.href;
-    const known = this.#keys.get(input);
+    // Anything else (null included) skips the cache: parseOrigin refuses it, typed.
+    const input =
+      typeof origin === 'string' ? origin : origin instanceof URL ? origin.href : undefined;
+    const known = input === undefined ? undefined : this.#keys.get(input);
     const cached = known === undefined ? undefined : this.#pools.get(known);
     if (cached !== undefined) {
       this.#lastUsed.set(cached, ++this.#uses);
@@ -212,7 +214,7 @@ export class Agent implements AsyncDisposable {
     const key = proxy === undefined ? target.origin : `${target.origin} via ${proxy.key}`;
     // Bounded: a crawler may see millions of origin spellings.
     if (this.#keys.size >= 4096) this.#keys.clear();
-    this.#keys.set(input, key);
+    if (input !== undefined) this.#keys.set(input, key);
     let pool = this.#pools.get(key);
     if (pool !== undefined) {
       this.#lastUsed.set(pool, ++this.#uses);

@@ -319,6 +319,7 @@ describe('option values', () => {
     );
     assert.throws(() => new Agent({ retry: [] as never }), invalid(/retry must be/));
     assert.throws(() => pool.release({} as never), invalid(/release\(\) takes a connection/));
+    assert.throws(() => agent.pool(null as never), invalid(/origin must be an absolute/));
   });
 
   test('valid options of every kind still work', async () => {
