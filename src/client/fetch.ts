@@ -11,6 +11,7 @@ import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { type HeaderPairs, toHeaderPairs, withDefaults } from './header-pairs.js';
+import { isAbortSignal } from './options.js';
 import { isRedirectStatus, nextHop, RedirectError } from './redirect.js';
 
 /** Redirects followed before the fetch fails (Fetch §4.4, step "redirect count is 20"). */
@@ -257,6 +258,13 @@ function redirectMode(mode: RequestInit['redirect']): RedirectMode {
   throw new TypeError(`'${String(mode)}' is not a valid redirect mode`);
 }
 
+/** `init.signal`, refused (a TypeError, as Node's fetch) unless it is an AbortSignal or absent. */
+function initSignal(signal: AbortSignal | null | undefined): AbortSignal | undefined {
+  if (signal === undefined || signal === null) return undefined;
+  if (!isAbortSignal(signal)) throw new TypeError("RequestInit: 'signal' is not an AbortSignal");
+  return signal;
+}
+
 /** The short path: a string or URL, and no body or a string body. */
 function prepareSimple(
   client: FetchClient,
@@ -280,7 +288,7 @@ function prepareSimple(
     headers,
     body,
     streamed: false,
-    signal: init?.signal ?? undefined,
+    signal: initSignal(init?.signal),
     redirect: redirectMode(init?.redirect),
   };
 }
@@ -331,7 +339,7 @@ async function prepareGeneral(
     headers,
     body: extracted.body,
     streamed: extracted.streamed,
-    signal: init?.signal ?? undefined,
+    signal: initSignal(init?.signal),
     redirect: redirectMode(init?.redirect),
   };
 }
