@@ -13,7 +13,7 @@
  * the published figures). Progress goes to stderr.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -387,6 +387,8 @@ async function main() {
     md: path.join(outDir, `RESULTS${suffix}.md`),
     svg: path.join(outDir, `results${suffix}.svg`),
   };
+  // An --out directory that does not exist yet is made, rather than losing the run at the end.
+  mkdirSync(outDir, { recursive: true });
   writeFileSync(files.json, `${JSON.stringify(data, null, 1)}\n`);
   writeFileSync(files.svg, renderSvg(data));
   writeFileSync(files.md, renderMarkdown(data, path.basename(files.svg)));
