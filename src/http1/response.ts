@@ -149,5 +149,7 @@ function joinUrl(origin: string, target: string): string {
   let start = authority < 0 ? 0 : authority + 2;
   while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
   const rest = target.slice(start);
+  // The bare authority is OPTIONS * through a proxy (RFC 9112 §3.2.4): the origin, as direct.
+  if (rest === '') return origin;
   return rest.charCodeAt(0) === 0x2f ? origin + rest : `${origin}/${rest}`;
 }

@@ -104,6 +104,10 @@ describe('responses say where they came from', () => {
       const res = await connection.request({ path: 'http://example.test:80/a?b=1' });
       await res.dump();
       assert.equal(res.url, 'http://example.test/a?b=1');
+      // OPTIONS * through a proxy is sent as the bare authority: the URL is the origin, as direct.
+      const star = await connection.request({ method: 'OPTIONS', path: 'http://example.test:80' });
+      await star.dump();
+      assert.equal(star.url, 'http://example.test');
     } finally {
       connection.destroy();
     }
