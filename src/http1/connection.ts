@@ -526,7 +526,8 @@ export class Http1Connection implements BodySource {
     if (bodyBytes === undefined || framingLength(bodyBytes) === 0) {
       // One write, no corking: the common bodiless request goes straight to the socket.
       if (body === null || bodyBytes !== undefined) {
-        socket.write(head, 'latin1', this.#onFlushed);
+        socket.write(head, 'latin1');
+        this.#watchFlush(exchange);
         this.#requestWritten(exchange);
       } else {
         if (head !== '') socket.write(head, 'latin1');
@@ -534,13 +535,15 @@ export class Http1Connection implements BodySource {
       }
     } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
       // Head and an ASCII body as one string: one write, one system call.
-      socket.write(head + bodyBytes, 'latin1', this.#onFlushed);
+      socket.write(head + bodyBytes, 'latin1');
+      this.#watchFlush(exchange);
       this.#requestWritten(exchange);
     } else {
       socket.cork();
       if (head !== '') socket.write(head, 'latin1');
-      socket.write(bodyBytes, this.#onFlushed);
+      socket.write(bodyBytes);
       socket.uncork();
+      this.#watchFlush(exchange);
       this.#requestWritten(exchange);
     }
   }
@@ -604,16 +607,15 @@ export class Http1Connection implements BodySource {
         if (!flushed) await this.#drained(exchange);
       }
       if (this.#exchange !== exchange) return;
-      if (declared === -1) socket.write(LAST_CHUNK, 'latin1', this.#onFlushed);
-      else if (exchange.bodyOwed > 0) {
+      if (declared === -1) {
+        socket.write(LAST_CHUNK, 'latin1');
+        this.#watchFlush(exchange);
+      } else if (exchange.bodyOwed > 0) {
         throw new RequestBodyError(
           `the request body stream ended after ${declared - exchange.bodyOwed} of its ` +
             `content-length's ${declared} bytes`,
         );
-      } else {
-        // An empty write: its callback runs once every byte before it has gone out.
-        socket.write(EMPTY_BYTES, this.#onFlushed);
-      }
+      } else this.#watchFlush(exchange);
       this.#requestWritten(exchange);
     } catch (error) {
       if (this.#exchange !== exchange) return;
@@ -654,7 +656,18 @@ export class Http1Connection implements BodySource {
   }
 
   /**
-   * The write callback of a request's last write: from now on its bytes are the kernel's. One
+   * Called right after a request's last write. A plain socket has usually written everything
+   * by then (its write buffer is empty): flushed. Otherwise (a TLS socket, a full kernel
+   * buffer) an empty write's callback says when every byte before it has gone out; a callback
+   * on every write would cost a tick per request.
+   */
+  #watchFlush(exchange: Exchange): void {
+    if (this.#socket.writableLength === 0) exchange.requestFlushed = true;
+    else this.#socket.write(EMPTY_BYTES, this.#onFlushed);
+  }
+
+  /**
+   * The callback of the write that follows a request's last one: its bytes are the kernel's. One
    * function per connection: an exchange ends reusable only after its flush, so a callback
    * that runs always belongs to the current exchange (or to none, once the socket is gone).
    */
