@@ -663,7 +663,8 @@ export class ConnectionPool implements AsyncDisposable {
         input.json !== undefined ||
         input.decompress !== undefined
       ) {
-        decompress = checkDecompress(input.decompress) ?? this.#options.decompress ?? false;
+        // Its kind was checked with the rest of the request's options.
+        decompress = input.decompress ?? this.#options.decompress ?? false;
         options = this.#prepare(input, decompress);
       }
       // http: through a proxy: absolute-form target and Proxy-Authorization (RFC 9112 §3.2.2).
@@ -846,14 +847,6 @@ export class ConnectionPool implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-}
-
-/** @throws InvalidArgumentError unless `decompress` is a boolean or undefined */
-function checkDecompress(decompress: unknown): boolean | undefined {
-  if (decompress !== undefined && typeof decompress !== 'boolean') {
-    throw new InvalidArgumentError('decompress must be true or false');
-  }
-  return decompress;
 }
 
 /** Options of a graceful `close()`. */

@@ -527,7 +527,6 @@ export class Http1Connection implements BodySource {
       // One write, no corking: the common bodiless request goes straight to the socket.
       if (body === null || bodyBytes !== undefined) {
         socket.write(head, 'latin1');
-        this.#watchFlush(exchange);
         this.#requestWritten(exchange);
       } else {
         if (head !== '') socket.write(head, 'latin1');
@@ -536,14 +535,12 @@ export class Http1Connection implements BodySource {
     } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
       // Head and an ASCII body as one string: one write, one system call.
       socket.write(head + bodyBytes, 'latin1');
-      this.#watchFlush(exchange);
       this.#requestWritten(exchange);
     } else {
       socket.cork();
       if (head !== '') socket.write(head, 'latin1');
       socket.write(bodyBytes);
       socket.uncork();
-      this.#watchFlush(exchange);
       this.#requestWritten(exchange);
     }
   }
@@ -607,15 +604,13 @@ export class Http1Connection implements BodySource {
         if (!flushed) await this.#drained(exchange);
       }
       if (this.#exchange !== exchange) return;
-      if (declared === -1) {
-        socket.write(LAST_CHUNK, 'latin1');
-        this.#watchFlush(exchange);
-      } else if (exchange.bodyOwed > 0) {
+      if (declared === -1) socket.write(LAST_CHUNK, 'latin1');
+      else if (exchange.bodyOwed > 0) {
         throw new RequestBodyError(
           `the request body stream ended after ${declared - exchange.bodyOwed} of its ` +
             `content-length's ${declared} bytes`,
         );
-      } else this.#watchFlush(exchange);
+      }
       this.#requestWritten(exchange);
     } catch (error) {
       if (this.#exchange !== exchange) return;
@@ -656,7 +651,7 @@ export class Http1Connection implements BodySource {
   }
 
   /**
-   * Called right after a request's last write. A plain socket has usually written everything
+   * After a request's last write (from {@link #requestWritten}). A plain socket has usually written everything
    * by then (its write buffer is empty): flushed. Otherwise (a TLS socket, a full kernel
    * buffer) an empty write's callback says when every byte before it has gone out; a callback
    * on every write would cost a tick per request.
@@ -682,8 +677,10 @@ export class Http1Connection implements BodySource {
     }
   };
 
+  /** The request's last byte was just written to the socket. */
   #requestWritten(exchange: Exchange): void {
     exchange.requestWritten = true;
+    this.#watchFlush(exchange);
     if (exchange.deadline !== undefined && exchange.body === undefined) {
       exchange.deadline.phase = 'headers';
     }
