@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
-import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
+import { type RequestDeadline, underDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import { type HeadersInput, standardMethod } from '../http1/serializer.js';
 import { Semaphore } from '../pool/semaphore.js';
@@ -284,15 +284,9 @@ export class Agent implements AsyncDisposable {
    * waits between retries included, until the final response's body has arrived.
    */
   request(url: string | URL, options: AgentRequestOptions = {}): Promise<HttpResponse> {
-    if (options.timeout === undefined) return this.requestWithin(url, options, undefined);
-    let deadline: RequestDeadline | undefined;
-    try {
-      deadline = startDeadline(options.timeout, options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (deadline === undefined) return this.requestWithin(url, options, undefined);
-    return deadline.cover(this.requestWithin(url, options, deadline));
+    return underDeadline(options.timeout, options.signal, (deadline) =>
+      this.requestWithin(url, options, deadline),
+    );
   }
 
   /**
@@ -443,10 +437,8 @@ export class Agent implements AsyncDisposable {
         isReplayable(options.body);
       // Nothing to retry: the pool's own promise, without an async frame in between.
       if (!retryable) {
-        const pool = this.pool(url.origin);
-        return deadline === undefined
-          ? pool.dispatch(options)
-          : pool.requestWithin(options, deadline);
+        // Options checked and the deadline (if any) started by the agent: straight to the pool.
+        return this.pool(url.origin).requestWithin(options, deadline);
       }
       return this.#retrying(url.origin, options, policy, deadline);
     } catch (error) {
@@ -466,10 +458,7 @@ export class Agent implements AsyncDisposable {
       let response: HttpResponse;
       try {
         // Looked up on every attempt: the pool may have been dropped while a retry slept.
-        const pool = this.pool(origin);
-        response = await (deadline === undefined
-          ? pool.dispatch(options)
-          : pool.requestWithin(options, deadline));
+        response = await this.pool(origin).requestWithin(options, deadline);
       } catch (error) {
         const code = (error as { code?: unknown }).code;
         if (!canRetry || typeof code !== 'string' || !policy.errorCodes.has(code)) throw error;

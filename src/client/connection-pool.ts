@@ -2,7 +2,7 @@ import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
 import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
-import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
+import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http1/deadline.js';
 import type { ParserLimits } from '../http1/limits.js';
 import type { HttpResponse } from '../http1/response.js';
 import { type HeadersInput, standardMethod } from '../http1/serializer.js';
@@ -31,9 +31,6 @@ import {
 } from './request-options.js';
 import { canReplay } from './retry.js';
 import { DurationRecorder, type DurationSummary } from './summary.js';
-
-/** @internal Option checking lives in ./options.js; these two are still reachable from here. */
-export { checkCloseTimeout, checkPoolOptions };
 
 /** Settings of a {@link ConnectionPool}. Every time is in milliseconds. */
 export interface PoolOptions {
@@ -515,23 +512,9 @@ export class ConnectionPool implements AsyncDisposable {
       return Promise.reject(error);
     }
     // Not an async frame of its own: the check costs no extra promise.
-    return this.dispatch(options);
-  }
-
-  /**
-   * @internal {@link request} without the option check, for an Agent, which has checked its
-   * own request options (a superset: redirect and retry settings ride along unread).
-   */
-  dispatch(options: RequestOptions): Promise<HttpResponse> {
-    if (options.timeout === undefined) return this.requestWithin(options, undefined);
-    let deadline: RequestDeadline | undefined;
-    try {
-      deadline = startDeadline(options.timeout, options.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (deadline === undefined) return this.requestWithin(options, undefined);
-    return deadline.cover(this.requestWithin(options, deadline));
+    return underDeadline(options.timeout, options.signal, (deadline) =>
+      this.requestWithin(options, deadline),
+    );
   }
 
   /**
@@ -857,9 +840,6 @@ export interface CloseOptions {
    */
   timeout?: number | undefined;
 }
-
-/** Longest delay a Node timer holds (~24.8 days); a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * @internal Resolves with `closed`, calling `force()` first if it has not settled after `ms`. A deadline

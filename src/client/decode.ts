@@ -29,9 +29,6 @@ const MAX_CODINGS = 5;
 const createZstdDecompress = (zlibModule as unknown as { createZstdDecompress?: () => Transform })
   .createZstdDecompress;
 
-/** True when this Node can decode `Content-Encoding: zstd`. */
-export const zstdSupported = typeof createZstdDecompress === 'function';
-
 /**
  * The Accept-Encoding value sent when decoding is on and the caller set none: brotli only over
  * TLS, as browsers and Node's fetch do (some cleartext middleboxes mangle it). zstd is decoded

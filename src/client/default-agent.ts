@@ -57,9 +57,6 @@ export function request(url: string | URL, options?: AgentRequestOptions): Promi
  * named export only: importing it does not replace the global `fetch`.
  */
 export function fetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
-  try {
-    return getDefaultAgent().fetch(input, init);
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  // Agent.fetch never throws: its failures are rejections.
+  return getDefaultAgent().fetch(input, init);
 }

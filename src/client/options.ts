@@ -14,6 +14,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
+import { MAX_TIMER_MS } from '../http1/deadline.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { AgentOptions, AgentRequestOptions, OriginOptions } from './agent.js';
 import type { AcquireOptions, PoolOptions, RequestOptions } from './connection-pool.js';
@@ -22,9 +23,6 @@ import type { RetryOptions } from './retry-policy.js';
 
 /** Checks one option's value (never undefined); throws InvalidArgumentError naming it. */
 type Check = (value: unknown, name: string, where: string) => void;
-
-/** Longest delay a Node timer holds (~24.8 days); a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What a refused value was, for the message: numbers as they are, anything else by kind. */
 function describe(value: unknown): string {

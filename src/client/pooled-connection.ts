@@ -1,5 +1,5 @@
 import { InvalidStateError } from '../errors.js';
-import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
+import { type RequestDeadline, underDeadline } from '../http1/deadline.js';
 import type { HttpResponse } from '../http1/response.js';
 import { checkExchangeOptions } from './options.js';
 import type { ConnectionRequestOptions } from './request-options.js';
@@ -69,20 +69,9 @@ export class PooledConnection implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    let pending: Promise<HttpResponse>;
-    if (options.timeout === undefined) pending = this.#owner.send(this.#slot, options);
-    else {
-      let deadline: RequestDeadline | undefined;
-      try {
-        deadline = startDeadline(options.timeout, options.signal);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      pending =
-        deadline === undefined
-          ? this.#owner.send(this.#slot, options)
-          : deadline.cover(this.#owner.send(this.#slot, options, deadline));
-    }
+    const pending = underDeadline(options.timeout, options.signal, (deadline) =>
+      this.#owner.send(this.#slot, options, deadline),
+    );
     return pending.then((response) => {
       leaseOfBody.set(response.body, this);
       return response;

@@ -6,8 +6,8 @@ import {
 } from '../errors.js';
 import type { HttpResponse } from './response.js';
 
-/** Longest delay a Node timer holds (~24.8 days); a longer deadline is no deadline. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** @internal Longest delay a Node timer holds (~24.8 days); a longer deadline is no deadline. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Where a deadline is in its life:
@@ -136,6 +136,26 @@ export class RequestDeadline {
       },
     );
   }
+}
+
+/**
+ * @internal Runs a request under the deadline its `timeout` sets (none: `run(undefined)`, with
+ * no timer and no promise added): the deadline is handed over with the response, or ends with
+ * the failure. A bad `timeout` rejects with InvalidArgumentError before `run` is called.
+ */
+export function underDeadline(
+  timeout: unknown,
+  signal: AbortSignal | undefined,
+  run: (deadline: RequestDeadline | undefined) => Promise<HttpResponse>,
+): Promise<HttpResponse> {
+  if (timeout === undefined) return run(undefined);
+  let deadline: RequestDeadline | undefined;
+  try {
+    deadline = startDeadline(timeout, signal);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return deadline === undefined ? run(undefined) : deadline.cover(run(deadline));
 }
 
 /**

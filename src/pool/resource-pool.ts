@@ -639,10 +639,6 @@ export class ResourcePool<R> {
       this.#afterSlotFreed();
       return;
     }
-    if (deadline === Number.POSITIVE_INFINITY) {
-      this.#idle.push({ resource, deadline, expiresAt });
-      return;
-    }
     this.#idle.push({ resource, deadline, expiresAt });
     if (deadline < this.#evictionAt) this.#armEviction(deadline, now);
   }
