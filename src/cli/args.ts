@@ -4,6 +4,7 @@
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { quote } from './escape.js';
+import { defaultUserAgent } from './version.js';
 
 /** Bad command-line input: the program prints the message on one line and exits with status 2. */
 export class UsageError extends Error {
@@ -254,6 +255,25 @@ export function parseHeaderValue(text: string, option: string): string {
   }
   // The library writes each character of a value as one byte (Latin-1): hand it the UTF-8 bytes.
   return Buffer.from(value, 'utf8').toString('latin1');
+}
+
+/**
+ * The request `fetch` and `bench` send: `--method` (default GET), the `--header`s, and
+ * `--user-agent` (default `httpool/<version>`; empty for none), unless a header gives one.
+ *
+ * @throws UsageError for a bad method, header or user agent
+ */
+export function requestOptions(values: ParsedCommandLine['values']): {
+  method: string;
+  headers: Array<[string, string]>;
+} {
+  const method = parseMethod(stringOption(values, 'method') ?? 'GET', '--method');
+  const headers = stringListOption(values, 'header').map(parseHeader);
+  const userAgent = stringOption(values, 'user-agent') ?? defaultUserAgent();
+  if (userAgent !== '' && !headers.some(([name]) => name.toLowerCase() === 'user-agent')) {
+    headers.unshift(['User-Agent', parseHeaderValue(userAgent, '--user-agent')]);
+  }
+  return { method, headers };
 }
 
 /** True when the boolean option `name` was given. */

@@ -11,12 +11,9 @@ import {
   integerOption,
   type OptionSpec,
   parseCommandLine,
-  parseHeader,
-  parseHeaderValue,
   parseHttpUrl,
-  parseMethod,
   positiveNumberOption,
-  stringListOption,
+  requestOptions,
   stringOption,
   UsageError,
 } from './args.js';
@@ -32,7 +29,6 @@ import {
   round3,
   statusCode,
 } from './stats.js';
-import { defaultUserAgent } from './version.js';
 
 /** Requests sent when neither `--requests` nor `--duration` is given. */
 export const DEFAULT_REQUESTS = 10_000;
@@ -165,13 +161,8 @@ export async function parseBenchArgs(argv: readonly string[]): Promise<BenchSett
   const count = integerOption(values, 'requests', { min: 1, max: 100_000_000 });
   const duration = positiveNumberOption(values, 'duration', MAX_DURATION_S);
   const timeout = integerOption(values, 'timeout', { min: 1, max: 3_600_000 }, 30_000);
-  const method = parseMethod(stringOption(values, 'method') ?? 'GET', '--method');
-  const headers = stringListOption(values, 'header').map(parseHeader);
-  // Sent by default, as by fetch: a server's log then says where the load came from.
-  const userAgent = stringOption(values, 'user-agent') ?? defaultUserAgent();
-  if (userAgent !== '' && !headers.some(([name]) => name.toLowerCase() === 'user-agent')) {
-    headers.unshift(['User-Agent', parseHeaderValue(userAgent, '--user-agent')]);
-  }
+  // The User-Agent is sent by default, as by fetch: a server's log says where the load came from.
+  const { method, headers } = requestOptions(values);
   let body: Uint8Array | undefined;
   const bodyText = stringOption(values, 'body');
   if (bodyText?.startsWith('@')) {

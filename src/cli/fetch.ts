@@ -13,11 +13,8 @@ import {
   integerOption,
   type OptionSpec,
   parseCommandLine,
-  parseHeader,
-  parseHeaderValue,
   parseHttpUrl,
-  parseMethod,
-  stringListOption,
+  requestOptions,
   stringOption,
   UsageError,
 } from './args.js';
@@ -34,7 +31,6 @@ import {
   round3,
   statusCode,
 } from './stats.js';
-import { defaultUserAgent } from './version.js';
 
 /** Help text of `httpool fetch`. */
 export const FETCH_HELP = `Usage: httpool fetch [URL...] [--input FILE|-] [options]
@@ -244,12 +240,7 @@ export async function parseFetchArgs(
   const retry = integerOption(values, 'retry', { min: 0, max: 10 }, 0);
   const output = stringOption(values, 'output');
   if (output === '') throw new UsageError('--output needs a directory');
-  const method = parseMethod(stringOption(values, 'method') ?? 'GET', '--method');
-  const headers = stringListOption(values, 'header').map(parseHeader);
-  const userAgent = stringOption(values, 'user-agent') ?? defaultUserAgent();
-  if (userAgent !== '' && !headers.some(([name]) => name.toLowerCase() === 'user-agent')) {
-    headers.unshift(['User-Agent', parseHeaderValue(userAgent, '--user-agent')]);
-  }
+  const { method, headers } = requestOptions(values);
   // A URL given as an argument was typed here: a bad one stops the run before anything is sent.
   const urls = positionals.map((text) => parseHttpUrl(text));
   const inputErrors: InputError[] = [];
