@@ -100,15 +100,21 @@ export function locateError<E>(error: E, origin: string, method: string, target:
   return error;
 }
 
+/**
+ * @internal Where the path of a request target begins: 0 in origin form (`/path`) and for `*`;
+ * in absolute form (`http://host:port/path?query`, through a proxy), just after the authority.
+ */
+export function pathStart(target: string): number {
+  if (target.charCodeAt(0) === 0x2f || target === '*') return 0;
+  const authority = target.indexOf('//');
+  let start = authority < 0 ? 0 : authority + 2;
+  while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
+  return start;
+}
+
 /** The path of a request target: no scheme and authority (absolute form), no query. */
 function pathOf(target: string): string {
-  let start = 0;
-  if (target.charCodeAt(0) !== 0x2f && target !== '*') {
-    // Absolute form (`http://host:port/path?query`): the path begins after the authority.
-    const authority = target.indexOf('//');
-    start = authority < 0 ? 0 : authority + 2;
-    while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
-  }
+  const start = pathStart(target);
   const query = target.indexOf('?', start);
   const path = target.slice(start, query < 0 ? target.length : query);
   return path === '' ? '/' : path;

@@ -1,3 +1,4 @@
+import { pathStart } from '../errors.js';
 import type { ResponseBody } from './body.js';
 import { ResponseHeaders } from './headers.js';
 
@@ -145,10 +146,7 @@ function joinUrl(origin: string, target: string): string {
   if (target.charCodeAt(0) === 0x2f) return origin + target;
   if (target === '*') return origin;
   // Absolute form (through a proxy): its path and query, on the origin as the pool names it.
-  const authority = target.indexOf('//');
-  let start = authority < 0 ? 0 : authority + 2;
-  while (start < target.length && target[start] !== '/' && target[start] !== '?') start++;
-  const rest = target.slice(start);
+  const rest = target.slice(pathStart(target));
   // The bare authority is OPTIONS * through a proxy (RFC 9112 §3.2.4): the origin, as direct.
   if (rest === '') return origin;
   return rest.charCodeAt(0) === 0x2f ? origin + rest : `${origin}/${rest}`;
