@@ -156,11 +156,16 @@ export class BodyQueue {
   /** The message failed (truncated, reset, timed out). Called by the connection. */
   fail(error: Error): void {
     if (this.#ended || this.#error !== undefined) return;
+    this.#drop(error);
+    this.#settle();
+  }
+
+  /** The body has failed with `error`: no bytes kept, no read left waiting. */
+  #drop(error: Error): void {
     this.#error = error;
     this.#unwatch();
     this.#store.clear();
     this.#rejectReaders(error);
-    this.#settle();
   }
 
   /** Fails whichever read is waiting. */
@@ -222,10 +227,7 @@ export class BodyQueue {
    * shared it): the body fails, and the connection throws the rest away.
    */
   #lose(error: Error): void {
-    this.#error = error;
-    this.#unwatch();
-    this.#store.clear();
-    this.#rejectReaders(error);
+    this.#drop(error);
     if (!this.#ended) this.#source.cancel();
     this.#settle();
   }
