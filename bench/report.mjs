@@ -8,6 +8,9 @@ export const LABELS = {
   'httpool-pool': 'httpool `pool.request()`',
   'httpool-lease': 'httpool leased connection',
   'httpool-fetch': 'httpool `agent.fetch()`',
+  'httpool-pool@base': 'baseline `pool.request()`',
+  'httpool-lease@base': 'baseline leased connection',
+  'httpool-fetch@base': 'baseline `agent.fetch()`',
   'undici-pool': 'undici `Pool.request()`',
   'undici-fetch': 'undici `fetch` + Agent',
   'node-http': 'node `http.Agent` keepAlive',
@@ -193,6 +196,8 @@ export function renderMarkdown(data, svgName) {
   out.push(`| CPU | ${env.cpu} |`);
   out.push(`| OS | ${env.os} |`);
   out.push(`| command | \`${env.command}\` |`);
+  if (env.baseline !== undefined)
+    out.push(`| baseline | \`${env.baseline}\` (the \`@base\` rows: another build, measured in the same run) |`);
   out.push(
     `| repeats | ${env.repeats} per cell, medians shown; client order reversed on every other repeat |`,
   );
@@ -314,7 +319,7 @@ export function renderMarkdown(data, svgName) {
         continue;
       }
       out.push(
-        `| ${client} (${client === 'httpool' ? 'ConnectionPool maxSize 1000' : client === 'undici-pool' ? 'Pool connections 1000' : 'http.Agent keepAlive'}) | ${int(h.heap)} | ${int(h.rss)} | ${int(h.idle)} | ${int(h.conns)} |`,
+        `| ${client} (${client.startsWith('httpool') ? 'ConnectionPool maxSize 1000' : client === 'undici-pool' ? 'Pool connections 1000' : 'http.Agent keepAlive'}) | ${int(h.heap)} | ${int(h.rss)} | ${int(h.idle)} | ${int(h.conns)} |`,
       );
     }
     for (const [client, h] of Object.entries(s.heap))

@@ -6,7 +6,7 @@
  * under 10,000 queued waiters, and heap per idle connection.
  *
  * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap]
- *        [-- --repeats=N] [-- --out=DIR]
+ *        [-- --repeats=N] [-- --out=DIR] [-- --baseline=DIR]
  *
  * Writes RESULTS.md, results.svg and results.json into bench/ (a --quick run writes
  * RESULTS.quick.md, results.quick.svg and results.quick.json instead, so it never replaces
@@ -35,6 +35,19 @@ process.on('exit', () => rmSync(snapshotDir, { recursive: true, force: true }));
 const argv = process.argv.slice(2);
 /** @param {string} name */
 const option = (name) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+// --baseline=DIR: another build's dist/ (say, of the commit before a change), measured as
+// `httpool-*@base` clients in the same run, interleaved with this build's.
+const baselineOption = option('baseline');
+let baselineSnapshot;
+if (baselineOption !== undefined) {
+  const source = path.resolve(baselineOption);
+  if (!existsSync(path.join(source, 'index.js'))) {
+    process.stderr.write(`bench: --baseline=${baselineOption} has no index.js (give a built dist/)\n`);
+    process.exit(1);
+  }
+  baselineSnapshot = path.join(snapshotDir, 'baseline');
+  cpSync(source, baselineSnapshot, { recursive: true });
+}
 const quick = argv.includes('--quick');
 const only = option('only')?.split(',').filter(Boolean);
 const sections = new Set((option('sections') ?? 'http,micro,waiters,heap').split(','));
@@ -47,18 +60,34 @@ const BUDGET_MS = Number(option('budget-ms') ?? (quick ? 150_000 : 11 * 60_000))
 const startedAt = performance.now();
 const overBudget = () => performance.now() - startedAt > BUDGET_MS;
 
+const BASELINE_CLIENTS =
+  baselineSnapshot === undefined
+    ? []
+    : ['httpool-pool@base', 'httpool-lease@base', 'httpool-fetch@base'];
 const HTTP_CLIENTS = [
   'httpool-pool',
   'httpool-lease',
   'httpool-fetch',
+  ...BASELINE_CLIENTS,
   'undici-pool',
   'undici-fetch',
   'node-http',
   'node-fetch',
   'floor',
 ];
-const POOL_IMPLS = ['httpool', 'generic-pool', 'tarn', 'bare'];
-const HEAP_CLIENTS = ['httpool', 'undici-pool', 'node-http'];
+const POOL_IMPLS = [
+  'httpool',
+  ...(baselineSnapshot === undefined ? [] : ['httpool@base']),
+  'generic-pool',
+  'tarn',
+  'bare',
+];
+const HEAP_CLIENTS = [
+  'httpool',
+  ...(baselineSnapshot === undefined ? [] : ['httpool@base']),
+  'undici-pool',
+  'node-http',
+];
 const CONNECTIONS = 16;
 const BODY_SIZES = [13, 16384];
 const CONCURRENCIES = [1, 16, 64];
@@ -120,16 +149,24 @@ const warnings = new Map();
  * @returns {Promise<any>} the child's result, or {error}
  */
 function runChild(script, config, opts) {
+  // A `name@base` client or implementation is `name`, run on the baseline build.
+  const named = /** @type {{ client?: string, impl?: string }} */ (config);
+  const onBaseline = [named.client, named.impl].some((n) => n?.endsWith('@base'));
+  const childConfig = {
+    ...config,
+    ...(named.client === undefined ? {} : { client: named.client.replace(/@base$/, '') }),
+    ...(named.impl === undefined ? {} : { impl: named.impl.replace(/@base$/, '') }),
+    watchdogMs: opts.timeoutMs - 5000,
+  };
   const [cmd, args] = command(
-    [
-      ...(opts.nodeArgs ?? []),
-      path.join(here, script),
-      JSON.stringify({ ...config, watchdogMs: opts.timeoutMs - 5000 }),
-    ],
+    [...(opts.nodeArgs ?? []), path.join(here, script), JSON.stringify(childConfig)],
     CLIENT_CPU,
   );
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: onBaseline ? { ...process.env, BENCH_DIST: baselineSnapshot } : process.env,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -216,6 +253,7 @@ async function main() {
     cpu: `${cpuModel} (${os.cpus().length} cores visible)`,
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    baseline: baselineOption,
     quick,
     repeats,
     pinning: hasTaskset
@@ -258,7 +296,7 @@ async function main() {
           for (const client of order) {
             const key = `${scenario.id}|${client}`;
             httpRuns[key] ??= [];
-            if (client === 'httpool-lease' && scenario.concurrency > CONNECTIONS) {
+            if (client.startsWith('httpool-lease') && scenario.concurrency > CONNECTIONS) {
               httpNotes[key] =
                 `n/a: a lease is one connection, so at most ${CONNECTIONS} in flight`;
               continue;
