@@ -197,7 +197,9 @@ export function renderMarkdown(data, svgName) {
   out.push(`| OS | ${env.os} |`);
   out.push(`| command | \`${env.command}\` |`);
   if (env.baseline !== undefined)
-    out.push(`| baseline | \`${env.baseline}\` (the \`@base\` rows: another build, measured in the same run) |`);
+    out.push(
+      `| baseline | \`${env.baseline}\` (the \`@base\` rows: another build, measured in the same run) |`,
+    );
   out.push(
     `| repeats | ${env.repeats} per cell, medians shown; client order reversed on every other repeat |`,
   );

@@ -42,7 +42,9 @@ let baselineSnapshot;
 if (baselineOption !== undefined) {
   const source = path.resolve(baselineOption);
   if (!existsSync(path.join(source, 'index.js'))) {
-    process.stderr.write(`bench: --baseline=${baselineOption} has no index.js (give a built dist/)\n`);
+    process.stderr.write(
+      `bench: --baseline=${baselineOption} has no index.js (give a built dist/)\n`,
+    );
     process.exit(1);
   }
   baselineSnapshot = path.join(snapshotDir, 'baseline');

@@ -22,6 +22,7 @@ export type {
 export { ConnectionPool } from './client/connection-pool.js';
 export { fetch, getDefaultAgent, request, setDefaultAgent } from './client/default-agent.js';
 export type { FetchInit } from './client/fetch.js';
+export type { DurationSummary } from './client/histogram.js';
 export type { Origin } from './client/origin.js';
 export { PooledConnection } from './client/pooled-connection.js';
 export type { ProxyConfig } from './client/proxy.js';
@@ -34,7 +35,7 @@ export type {
   RequestConveniences,
 } from './client/request-options.js';
 export type { RetryOptions } from './client/retry-policy.js';
-export type { DurationSummary } from './client/summary.js';
+export type { Clock, Timer } from './clock.js';
 export {
   AbortError,
   AcquireTimeoutError,
@@ -59,11 +60,14 @@ export {
   ResponseLimitError,
   SocketError,
 } from './errors.js';
-export type { ResponseBody } from './http1/body.js';
-export type { ExchangeOptions, RequestBody } from './http1/connection.js';
-export { ResponseHeaders } from './http1/headers.js';
+export type { ResponseBody } from './http/body.js';
+export { ResponseHeaders } from './http/headers.js';
+export type {
+  ExchangeOptions,
+  HeadersInput,
+  HeaderValue,
+  RequestBody,
+} from './http/options.js';
+export { HttpResponse } from './http/response.js';
 export type { ParserLimits } from './http1/limits.js';
 export { defaultParserLimits } from './http1/limits.js';
-export { HttpResponse } from './http1/response.js';
-export type { HeadersInput, HeaderValue } from './http1/serializer.js';
-export type { Clock, Timer } from './pool/clock.js';

@@ -1,6 +1,7 @@
 /**
- * The layering of src/ as DESIGN.md draws it, checked over the import graph: data flows
- * caller -> client -> pool / http1 -> socket, and no module reaches sideways.
+ * The layering of src/, checked over the import graph: cli -> (package entry) -> client ->
+ * pool | http1 -> http | net, with errors.ts and clock.ts at the root; data flows one way
+ * and no room reaches sideways (http1 never sees pools or dialing, net never sees HTTP).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -32,24 +33,60 @@ function importGraph(): Array<{ from: string; to: string }> {
 
 const layer = (path: string) => path.split('/')[0]!;
 
+/**
+ * The two leaves at the root of src/ that every room may use: errors, and the clock that
+ * every timer below the client takes (so tests can drive time). Neither imports anything.
+ */
+const ROOT_LEAVES = ['errors.ts', 'clock.ts'];
+const leaf = (to: string) => ROOT_LEAVES.includes(to);
+
+/** What each room of src/ may import, besides itself. */
+const allowed = {
+  // The generic pool knows nothing of HTTP or sockets.
+  pool: (to) => layer(to) === 'pool' || leaf(to),
+  // What any protocol carries: request options, response, headers, bodies, semantics.
+  http: (to) => layer(to) === 'http' || leaf(to),
+  // HTTP/1.1 on one socket: no pools, no dialing, no policy.
+  http1: (to) => ['http1', 'http'].includes(layer(to)) || leaf(to),
+  // Opening sockets: no HTTP at all.
+  net: (to) => layer(to) === 'net' || leaf(to),
+  // Policy, where everything below meets; never the CLI.
+  client: (to) => ['client', 'pool', 'http', 'http1', 'net'].includes(layer(to)) || leaf(to),
+  // Programs use the public API only.
+  cli: (to) => layer(to) === 'cli' || to === 'index.ts',
+} satisfies Record<string, (to: string) => boolean>;
+
 test('the layers of src/ import only downwards', () => {
   const edges = importGraph();
   assert.ok(edges.length > 30, `found only ${edges.length} imports: the scan is broken`);
-  const allowed: Record<string, (to: string) => boolean> = {
-    // The generic pool knows nothing of HTTP or sockets.
-    pool: (to) => layer(to) === 'pool' || to === 'errors.ts',
-    // One HTTP/1.1 connection knows nothing of pools.
-    http1: (to) => layer(to) === 'http1' || to === 'errors.ts',
-    // Where the two meet; never the CLI.
-    client: (to) => ['client', 'pool', 'http1', 'errors.ts'].includes(layer(to)),
-    // Programs use the public API only.
-    cli: (to) => layer(to) === 'cli' || to === 'index.ts',
-  };
   const wrong = edges.filter(({ from, to }) => {
-    const rule = allowed[layer(from)];
+    const rule = (allowed as Record<string, (to: string) => boolean>)[layer(from)];
     return rule !== undefined && !rule(to);
   });
   assert.deepEqual(wrong, []);
+});
+
+test('the rules refuse the edges the layout forbids', () => {
+  assert.equal(allowed.http1('pool/resource-pool.ts'), false);
+  assert.equal(allowed.http1('net/sockets.ts'), false);
+  assert.equal(allowed.http('http1/parser.ts'), false);
+  assert.equal(allowed.net('http/options.ts'), false);
+  assert.equal(allowed.pool('http/body.ts'), false);
+  assert.equal(allowed.client('cli/main.ts'), false);
+  assert.equal(allowed.client('net/sockets.ts'), true);
+});
+
+test('every source file lives in a room the layering knows', () => {
+  const rooms = new Set(Object.keys(allowed));
+  const stray = sources(root)
+    .map((file) => relative(root, file))
+    .filter((file) => !rooms.has(layer(file)) && ![...ROOT_LEAVES, 'index.ts'].includes(file));
+  assert.deepEqual(stray, []);
+});
+
+test('the root leaves import nothing of the library', () => {
+  const fromLeaves = importGraph().filter(({ from }) => ROOT_LEAVES.includes(from));
+  assert.deepEqual(fromLeaves, []);
 });
 
 test('the import scan sees a forbidden edge when there is one', () => {

@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
-import { type RequestDeadline, underDeadline } from '../http1/deadline.js';
-import type { HttpResponse } from '../http1/response.js';
-import { type HeadersInput, standardMethod } from '../http1/serializer.js';
+import { type RequestDeadline, underDeadline } from '../http/deadline.js';
+import { type HeaderPairs, toHeaderPairs } from '../http/header-pairs.js';
+import type { HeadersInput } from '../http/options.js';
+import type { HttpResponse } from '../http/response.js';
+import { hasIdempotencyKey, isReplayableBody } from '../http/semantics.js';
+import { standardMethod } from '../http1/serializer.js';
 import { Semaphore } from '../pool/semaphore.js';
 import {
   type CloseOptions,
@@ -13,7 +16,6 @@ import {
   withDeadline,
 } from './connection-pool.js';
 import { type FetchClient, type FetchInit, fetchThrough } from './fetch.js';
-import { type HeaderPairs, hasHeader, toHeaderPairs } from './header-pairs.js';
 import {
   checkAgentOptions,
   checkAgentRequestOptions,
@@ -387,7 +389,7 @@ export class Agent implements AsyncDisposable {
         await response.dump();
         throw new RedirectError(`more than ${maxRedirections} redirects`, response.status);
       }
-      if (hop.keepBody && body !== undefined && body !== null && !isReplayable(body)) {
+      if (hop.keepBody && body !== undefined && body !== null && !isReplayableBody(body)) {
         // A streamed body is spent; the redirect is the answer.
         return withRedirects(response, followed);
       }
@@ -433,8 +435,8 @@ export class Agent implements AsyncDisposable {
       const retryable =
         policy !== undefined &&
         (policy.methods.has((options.method ?? 'GET').toUpperCase()) ||
-          hasHeader(options.headers, 'idempotency-key')) &&
-        isReplayable(options.body);
+          hasIdempotencyKey(options.headers)) &&
+        isReplayableBody(options.body);
       // Nothing to retry: the pool's own promise, without an async frame in between.
       if (!retryable) {
         // Options checked and the deadline (if any) started by the agent: straight to the pool.
@@ -630,10 +632,4 @@ function toUrl(input: string | URL, base?: URL, what = 'url'): URL {
     );
   }
   return url;
-}
-
-function isReplayable(body: RequestOptions['body']): boolean {
-  return (
-    body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array
-  );
 }

@@ -1,18 +1,20 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
+import type { Clock } from '../clock.js';
 import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
-import { type ExchangeOptions, Http1Connection } from '../http1/connection.js';
-import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http1/deadline.js';
+import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http/deadline.js';
+import type { HeaderPairs } from '../http/header-pairs.js';
+import type { ExchangeOptions, HeadersInput } from '../http/options.js';
+import type { HttpResponse } from '../http/response.js';
+import { Http1Connection } from '../http1/connection.js';
 import type { ParserLimits } from '../http1/limits.js';
-import type { HttpResponse } from '../http1/response.js';
-import { type HeadersInput, standardMethod } from '../http1/serializer.js';
-import type { Clock } from '../pool/clock.js';
+import { standardMethod } from '../http1/serializer.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { openSocket } from './connector.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { channels, debug } from './diagnostics.js';
-import type { HeaderPairs } from './header-pairs.js';
+import { DurationRecorder, type DurationSummary } from './histogram.js';
 import {
   checkAcquireOptions,
   checkCloseTimeout,
@@ -22,6 +24,7 @@ import {
 import { type Origin, parseOrigin } from './origin.js';
 import { PooledConnection } from './pooled-connection.js';
 import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
+import { canReplay } from './replay.js';
 import {
   type ConnectionRequestOptions,
   defaultHeaderPairs,
@@ -29,8 +32,6 @@ import {
   requestContent,
   withQuery,
 } from './request-options.js';
-import { canReplay } from './retry.js';
-import { DurationRecorder, type DurationSummary } from './summary.js';
 
 /** Settings of a {@link ConnectionPool}. Every time is in milliseconds. */
 export interface PoolOptions {
@@ -302,10 +303,10 @@ export class ConnectionPool implements AsyncDisposable {
     // Every open connection holds one permit of the shared budget, released when it closes.
     await this.#budget?.acquire(signal);
     const started = performance.now();
-    let socket: Awaited<ReturnType<typeof openSocket>>;
+    let opened: Awaited<ReturnType<typeof openSocket>>;
     this.#opening++;
     try {
-      socket = await openSocket(this.#target, {
+      opened = await openSocket(this.#target, {
         connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
         signal,
         tls: this.#options.tls,
@@ -331,8 +332,9 @@ export class ConnectionPool implements AsyncDisposable {
     // Jitter keeps connections opened together from all retiring in the same instant.
     const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
     slot.connection = new Http1Connection(
-      socket,
+      opened.socket,
       {
+        reads: opened.reads,
         host: this.#target.host,
         origin: this.origin,
         limits: this.#options.limits,

@@ -1,10 +1,10 @@
 import type { Socket } from 'node:net';
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
-import { connectSharedReads, connectTlsSharedReads } from '../http1/shared-read.js';
+import { type Routing, routing } from '../net/lookup.js';
+import { connectSharedReads, connectTlsSharedReads, type SharedReads } from '../net/sockets.js';
 import { type Origin, serverName } from './origin.js';
 import { openTunnel, type ProxyConfig } from './proxy.js';
-import { type Routing, routing } from './routing.js';
 
 /** How to open one connection; `lookup` and `localAddress` apply to the proxy too. */
 export interface ConnectOptions extends Routing {
@@ -30,6 +30,13 @@ export interface ConnectOptions extends Routing {
   socketPath?: string | undefined;
 }
 
+/** An open connection: the socket, and its reads when they land in the shared buffer. */
+export interface OpenedSocket {
+  socket: Socket;
+  /** Set when the socket reads into the shared buffer: its reads come from here, not `data`. */
+  reads: SharedReads | undefined;
+}
+
 /**
  * Opens a TCP or TLS connection to `origin` and resolves once it is ready for bytes
  * (after the TLS handshake and certificate check). With `options.proxy`, the socket leads to the
@@ -37,7 +44,7 @@ export interface ConnectOptions extends Routing {
  * the whole attempt, tunnel included. On timeout, abort or error the socket is destroyed and the
  * promise rejects with a typed error (ProxyError when the proxy refuses the tunnel).
  */
-export async function openSocket(origin: Origin, options: ConnectOptions): Promise<Socket> {
+export async function openSocket(origin: Origin, options: ConnectOptions): Promise<OpenedSocket> {
   const { signal, proxy } = options;
   if (signal?.aborted) throw abortReason(signal);
   if (proxy === undefined) return handshake(origin, options, undefined, options.connectTimeout);
@@ -98,10 +105,11 @@ function handshake(
   over: Socket | undefined,
   timeout: number,
   label = '',
-): Promise<Socket> {
+): Promise<OpenedSocket> {
   const { signal } = options;
-  return new Promise<Socket>((resolve, reject) => {
+  return new Promise<OpenedSocket>((resolve, reject) => {
     let socket: Socket;
+    let reads: SharedReads | undefined;
     const secure = origin.protocol === 'https:';
     if (secure) {
       const tlsOptions: ConnectionOptions = {
@@ -117,17 +125,18 @@ function handshake(
       };
       if (options.session !== undefined) tlsOptions.session = options.session;
       // A TLS socket of our own reads into the shared buffer too; one inside a tunnel cannot.
-      socket = over === undefined ? connectTlsSharedReads(tlsOptions) : tlsConnect(tlsOptions);
+      if (over === undefined) ({ socket, reads } = connectTlsSharedReads(tlsOptions));
+      else socket = tlsConnect(tlsOptions);
       if (options.onSession !== undefined) socket.on('session', options.onSession);
     } else {
       // A plain socket of our own reads into the shared buffer the connection parses in place.
-      socket =
-        over ??
-        connectSharedReads(
+      if (over !== undefined) socket = over;
+      else
+        ({ socket, reads } = connectSharedReads(
           options.socketPath === undefined
             ? { ...routing(options), host: origin.hostname, port: origin.port }
             : { path: options.socketPath },
-        );
+        ));
     }
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
@@ -151,7 +160,7 @@ function handshake(
     const onAbort = () => fail(abortReason(signal!));
     const onConnect = () => {
       cleanup();
-      resolve(socket);
+      resolve({ socket, reads });
     };
     socket.once('error', onError);
     socket.once(secure ? 'secureConnect' : 'connect', onConnect);

@@ -19,8 +19,8 @@ import {
   constants as zlib,
 } from 'node:zlib';
 import { locateError, ResponseError, ResponseLimitError } from '../errors.js';
-import { BodyQueue, type BodySource, ResponseBody } from '../http1/body.js';
-import type { HttpResponse } from '../http1/response.js';
+import { BodyQueue, type BodySource, ResponseBody } from '../http/body.js';
+import type { HttpResponse } from '../http/response.js';
 
 /** Content codings decoded at most: a longer chain is refused (a cheap way to make a body bomb). */
 const MAX_CODINGS = 5;

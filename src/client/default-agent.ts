@@ -3,7 +3,7 @@
  * script sends requests without making (or closing) anything.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { HttpResponse } from '../http1/response.js';
+import type { HttpResponse } from '../http/response.js';
 import { Agent, type AgentRequestOptions } from './agent.js';
 
 let defaultAgent: Agent | undefined;

@@ -7,10 +7,10 @@
  * no `Request`; other bodies are normalised once, before the first hop.
  */
 import { locateError, ResponseError } from '../errors.js';
-import { type RequestDeadline, startDeadline } from '../http1/deadline.js';
-import type { HttpResponse } from '../http1/response.js';
+import { type RequestDeadline, startDeadline } from '../http/deadline.js';
+import { type HeaderPairs, toHeaderPairs, withDefaults } from '../http/header-pairs.js';
+import type { HttpResponse } from '../http/response.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
-import { type HeaderPairs, toHeaderPairs, withDefaults } from './header-pairs.js';
 import { isAbortSignal } from './options.js';
 import { isRedirectStatus, nextHop, RedirectError } from './redirect.js';
 

@@ -14,7 +14,7 @@
  */
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
-import { MAX_TIMER_MS } from '../http1/deadline.js';
+import { MAX_TIMER_MS } from '../http/deadline.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { AgentOptions, AgentRequestOptions, OriginOptions } from './agent.js';
 import type { AcquireOptions, PoolOptions, RequestOptions } from './connection-pool.js';

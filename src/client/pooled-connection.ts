@@ -1,6 +1,6 @@
 import { InvalidStateError } from '../errors.js';
-import { type RequestDeadline, underDeadline } from '../http1/deadline.js';
-import type { HttpResponse } from '../http1/response.js';
+import { type RequestDeadline, underDeadline } from '../http/deadline.js';
+import type { HttpResponse } from '../http/response.js';
 import { checkExchangeOptions } from './options.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 

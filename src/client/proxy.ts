@@ -21,8 +21,8 @@ import {
   SocketError,
 } from '../errors.js';
 import { isTokenString } from '../http1/serializer.js';
+import { type Routing, routing } from '../net/lookup.js';
 import { type Origin, parseOrigin, serverName } from './origin.js';
-import { type Routing, routing } from './routing.js';
 
 /** A parsed proxy: where to connect and what to tell it. */
 export interface ProxyConfig {

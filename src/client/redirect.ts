@@ -1,5 +1,5 @@
 import { HttpoolError } from '../errors.js';
-import type { HeaderPairs } from './header-pairs.js';
+import type { HeaderPairs } from '../http/header-pairs.js';
 
 /** A redirect that cannot or must not be followed: too many, a refused scheme, or `redirect: 'error'`. */
 export class RedirectError extends HttpoolError {

@@ -5,9 +5,9 @@
  * per request, before anything reaches the connection.
  */
 import { InvalidArgumentError } from '../errors.js';
-import type { ExchangeOptions, RequestBody } from '../http1/connection.js';
-import { type HeadersInput, serializeRequestHead } from '../http1/serializer.js';
-import { type HeaderPairs, hasHeader, toHeaderPairs, withDefaults } from './header-pairs.js';
+import { type HeaderPairs, hasHeader, toHeaderPairs, withDefaults } from '../http/header-pairs.js';
+import type { ExchangeOptions, HeadersInput, RequestBody } from '../http/options.js';
+import { serializeRequestHead } from '../http1/serializer.js';
 
 /** One query parameter value: converted with `String()`. */
 export type QueryValue = string | number | boolean | bigint;

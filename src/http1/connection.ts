@@ -10,61 +10,19 @@ import {
   ResponseError,
   SocketError,
 } from '../errors.js';
-import { BodyQueue, type BodySource, ResponseBody } from './body.js';
-import type { RequestDeadline } from './deadline.js';
+import { BodyQueue, type BodySource, ResponseBody } from '../http/body.js';
+import type { RequestDeadline } from '../http/deadline.js';
+import type { ExchangeOptions, HeadersInput, RequestBody } from '../http/options.js';
+import { HttpResponse } from '../http/response.js';
 import type { ParserLimits } from './limits.js';
 import { type ResponseHead, ResponseParser } from './parser.js';
-import { HttpResponse } from './response.js';
 import {
   type BodyFraming,
   chunkHeader,
-  type HeadersInput,
   LAST_CHUNK,
   serializeRequestHead,
   standardMethod,
 } from './serializer.js';
-import { takeOverSharedReads } from './shared-read.js';
-
-/**
- * A request body: bytes sent with Content-Length, or a stream sent chunked (or, when the
- * caller gives a `content-length` header, sent with that length and held to it).
- */
-export type RequestBody =
-  | string
-  | Uint8Array
-  | AsyncIterable<Uint8Array | string>
-  | NodeJS.ReadableStream
-  | null;
-
-/** One request on one connection. */
-export interface ExchangeOptions {
-  /**
-   * Request method; default `GET`. DELETE, GET, HEAD, OPTIONS, POST and PUT are sent upper-case
-   * whatever case they are given in (as fetch() does); other methods are sent as given.
-   */
-  method?: string | undefined;
-  /** Request target; default `/`. */
-  path?: string | undefined;
-  /** Header fields, as an object or as ordered `[name, value]` pairs. */
-  headers?: HeadersInput | undefined;
-  /**
-   * The body: string or bytes (Content-Length), or an async iterable / stream (chunked, or
-   * with the `content-length` header given, which it must then match byte for byte).
-   */
-  body?: RequestBody | undefined;
-  /** Aborts the exchange at any stage; the connection is closed if anything was sent. */
-  signal?: AbortSignal | undefined;
-  /** Overrides the connection's `headersTimeout` for this request (ms). */
-  headersTimeout?: number | undefined;
-  /** Overrides the connection's `bodyTimeout` for this request (ms). */
-  bodyTimeout?: number | undefined;
-  /**
-   * One bound (ms) over the whole request: waiting for a connection, connecting, sending, the
-   * response head and its body, until the body has arrived in full. RequestTimeoutError after
-   * it. Default: none.
-   */
-  timeout?: number | undefined;
-}
 
 /** @internal Settings of one HTTP/1.1 connection. */
 export interface Http1ConnectionOptions {
@@ -88,6 +46,17 @@ export interface Http1ConnectionOptions {
    * connection is closed instead. Default 1000.
    */
   maxDrainTime?: number | undefined;
+  /**
+   * Where the socket's reads go when they do not come as `data` events: a socket opened to
+   * read into a shared buffer hands each read to the one receiver given here, while the
+   * bytes are valid (so they must be parsed or copied before it returns).
+   */
+  reads?: ReadSource | undefined;
+}
+
+/** @internal A socket's reads, handed to one receiver (see {@link Http1ConnectionOptions.reads}). */
+export interface ReadSource {
+  deliverTo(receive: (bytes: Buffer) => void): void;
 }
 
 /** @internal What a connection tells its owner. Every callback is optional. */
@@ -124,14 +93,6 @@ const DEFAULT_MAX_DRAIN_TIME = 1000;
  * reading, and a next request would queue behind it.
  */
 const FLUSH_WAIT = 250;
-
-/** Methods whose requests may be replayed when the first attempt provably reached no server logic. */
-const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-
-/** @internal True for the methods RFC 9110 §9.2.2 calls idempotent. */
-export function isIdempotentMethod(method: string): boolean {
-  return IDEMPOTENT_METHODS.has(method);
-}
 
 type Exchange = {
   method: string;
@@ -267,9 +228,8 @@ export class Http1Connection implements BodySource {
     socket.on('close', () => this.#onSocketClose());
     // Last: bytes the server sent before now are handed over at once.
     // The body copies what it keeps, so reads may land in a buffer the next read overwrites.
-    if (!takeOverSharedReads(socket, (bytes) => this.#onSocketData(bytes))) {
-      socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
-    }
+    if (options.reads !== undefined) options.reads.deliverTo((bytes) => this.#onSocketData(bytes));
+    else socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
   }
 
   /** `idle`, `busy` or `closed`. */

@@ -13,17 +13,7 @@
 
 import { InvalidArgumentError } from '../errors.js';
 
-/** A header value: converted with `String()`; an array produces one field line per element. */
-export type HeaderValue = string | number | readonly (string | number)[];
-
-/**
- * Request headers, either as a record (own enumerable keys only; `undefined` and `null` values are
- * skipped) or as an iterable of `[name, value]` pairs such as a `Map` or a fetch `Headers`.
- * Names are sent with the case given.
- */
-export type HeadersInput =
-  | Record<string, HeaderValue | undefined>
-  | Iterable<readonly [string, string | number]>;
+import type { HeadersInput } from '../http/options.js';
 
 /**
  * How the request body is delimited on the wire (RFC 9112 §6), decided by the caller from the body:

@@ -6,6 +6,7 @@
  */
 
 import { setMaxListeners } from 'node:events';
+import { type Clock, systemClock, type Timer } from '../clock.js';
 import {
   AcquireTimeoutError,
   abortReason,
@@ -15,7 +16,6 @@ import {
   PoolClosedError,
   QueueFullError,
 } from '../errors.js';
-import { type Clock, systemClock, type Timer } from './clock.js';
 import { planEviction } from './eviction.js';
 import { type IdleEntry, IdleStack } from './idle-stack.js';
 import { WaiterQueue } from './waiter-queue.js';

@@ -373,6 +373,15 @@ describe('ConnectionPool against raw servers', () => {
     });
     assert.equal(await res.text(), 'ok');
     assert.equal(pool.stats().replayed, 1);
+    // X-Idempotency-Key counts as well: the serializer and the replay rule agree on both names.
+    await (await pool.request({})).text();
+    const again = await pool.request({
+      method: 'POST',
+      body: 'charge-card',
+      headers: [['X-Idempotency-Key', 'k2']],
+    });
+    assert.equal(await again.text(), 'ok');
+    assert.equal(pool.stats().replayed, 2);
     await pool.close();
     await server.close();
   });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidArgumentError } from '../../src/errors.js';
+import type { HeadersInput } from '../../src/http/options.js';
 import {
   type BodyFraming,
   chunkHeader,
-  type HeadersInput,
   isTokenString,
   LAST_CHUNK,
   type RequestHeadInput,

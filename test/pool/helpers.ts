@@ -1,5 +1,5 @@
 /** Test helpers for the pool: fake resources, test-controlled creates, a fake clock. */
-import { FakeClock } from '../../src/pool/clock.js';
+import { FakeClock } from '../../src/clock.js';
 import type { CloseReason, ResourcePoolOptions } from '../../src/pool/resource-pool.js';
 import { ResourcePool } from '../../src/pool/resource-pool.js';
 

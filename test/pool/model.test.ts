@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { FakeClock } from '../../src/clock.js';
 import { EmptyPoolError, PoolClosedError, QueueFullError } from '../../src/errors.js';
-import { FakeClock } from '../../src/pool/clock.js';
 import { ResourcePool } from '../../src/pool/resource-pool.js';
 import { flush, type Res } from './helpers.js';
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { Clock } from '../../src/clock.js';
 import {
   AbortError,
   AcquireTimeoutError,
@@ -9,7 +10,6 @@ import {
   PoolClosedError,
   QueueFullError,
 } from '../../src/errors.js';
-import type { Clock } from '../../src/pool/clock.js';
 import { ResourcePool } from '../../src/pool/resource-pool.js';
 import { flush, harness, type Res, track } from './helpers.js';
 

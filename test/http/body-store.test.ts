@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { InvalidStateError } from '../../src/errors.js';
-import { BodyQueue } from '../../src/http1/body.js';
-import { BodyStore } from '../../src/http1/body-store.js';
+import { BodyQueue } from '../../src/http/body.js';
+import { BodyStore } from '../../src/http/body-store.js';
 
 /** A read buffer of the kind the parser gives views of: shared, overwritten by the next read. */
 const readBuffer = Buffer.alloc(64 * 1024);

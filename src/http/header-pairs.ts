@@ -1,4 +1,4 @@
-import type { HeadersInput } from '../http1/serializer.js';
+import type { HeadersInput } from './options.js';
 
 /** Headers as ordered pairs, the form a redirect chain edits and a retry inspects. */
 export type HeaderPairs = Array<[string, string]>;

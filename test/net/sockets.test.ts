@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { Http1Connection } from '../../src/http1/connection.js';
-import { connectSharedReads, takeOverSharedReads } from '../../src/http1/shared-read.js';
 import { ConnectionPool } from '../../src/index.js';
+import { connectSharedReads } from '../../src/net/sockets.js';
 import { eventually, startRawServer } from '../helpers/servers.js';
 import { makeCertificates, startTlsServer } from '../helpers/tls.js';
 
@@ -31,29 +31,24 @@ describe('sockets that read into the shared buffer', () => {
     const { server, port } = await greetingServer((index) => `hello, early bird ${index}`);
     after(() => server.close());
     // The second socket's greeting is read into the shared buffer after the first one's.
-    const sockets = [0, 1].map(() => connectSharedReads({ host: '127.0.0.1', port }));
-    await Promise.all(sockets.map(connected));
+    const opened = [0, 1].map(() => connectSharedReads({ host: '127.0.0.1', port }));
+    await Promise.all(opened.map(({ socket }) => connected(socket)));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const received: string[] = [];
-    for (const socket of sockets) {
-      assert.equal(
-        takeOverSharedReads(socket, (bytes) => received.push(bytes.toString('latin1'))),
-        true,
-      );
+    for (const { socket, reads } of opened) {
+      reads.deliverTo((bytes) => received.push(bytes.toString('latin1')));
       socket.destroy();
     }
     assert.deepEqual(received.sort(), ['hello, early bird 0', 'hello, early bird 1']);
   });
 
-  test('only a socket made by connectSharedReads can be taken over', async () => {
+  test("a socket's reads go to one receiver only", async () => {
     const { server, port } = await greetingServer(() => '');
     after(() => server.close());
-    const socket = connect({ host: '127.0.0.1', port });
+    const { socket, reads } = connectSharedReads({ host: '127.0.0.1', port });
     await connected(socket);
-    assert.equal(
-      takeOverSharedReads(socket, () => {}),
-      false,
-    );
+    reads.deliverTo(() => {});
+    assert.throws(() => reads.deliverTo(() => {}), /taken twice/);
     socket.destroy();
   });
 
@@ -62,13 +57,13 @@ describe('sockets that read into the shared buffer', () => {
       () => 'HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n',
     );
     after(() => server.close());
-    const socket = connectSharedReads({ host: '127.0.0.1', port });
+    const { socket, reads } = connectSharedReads({ host: '127.0.0.1', port });
     await connected(socket);
     await new Promise((resolve) => setTimeout(resolve, 50));
     let closeError: Error | undefined;
     const connection = new Http1Connection(
       socket,
-      { host: `127.0.0.1:${port}` },
+      { host: `127.0.0.1:${port}`, reads },
       { onClose: (error) => (closeError = error) },
     );
     assert.equal(connection.state, 'closed');

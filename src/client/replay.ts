@@ -1,8 +1,7 @@
 import { SocketError } from '../errors.js';
-import type { ExchangeOptions } from '../http1/connection.js';
-import { isIdempotentMethod } from '../http1/connection.js';
+import type { ExchangeOptions } from '../http/options.js';
+import { isReplayableBody, mayRepeat } from '../http/semantics.js';
 import { standardMethod } from '../http1/serializer.js';
-import { hasHeader } from './header-pairs.js';
 
 /** What the replay rule needs to know about the connection the request failed on. */
 export interface FailedOn {
@@ -16,22 +15,13 @@ export interface FailedOn {
  * - the failure is the socket closing or resetting (the server dropped a kept-alive
  *   connection), not a timeout, an abort or a bad response;
  * - no byte of a response arrived, so the server cannot have answered it;
- * - the method is idempotent (RFC 9110 §9.2.2) or the request carries an Idempotency-Key;
+ * - the method is idempotent (RFC 9110 §9.2.2) or the request carries an idempotency key
+ *   (`Idempotency-Key` or `X-Idempotency-Key`);
  * - the body can be sent again: none, a string or bytes (a stream is consumed).
  */
 export function canReplay(options: ExchangeOptions, failedOn: FailedOn, error: unknown): boolean {
   if (!(error instanceof SocketError) || failedOn.responseStarted) return false;
-  const body = options.body;
-  if (
-    body !== undefined &&
-    body !== null &&
-    typeof body !== 'string' &&
-    !(body instanceof Uint8Array)
-  ) {
-    return false;
-  }
   return (
-    isIdempotentMethod(standardMethod(options.method)) ||
-    hasHeader(options.headers, 'idempotency-key')
+    isReplayableBody(options.body) && mayRepeat(standardMethod(options.method), options.headers)
   );
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FakeClock, systemClock } from '../../src/pool/clock.js';
+import { FakeClock, systemClock } from '../src/clock.js';
 
 test('FakeClock: runs due callbacks in time order, including ones scheduled by callbacks', () => {
   const clock = new FakeClock();
