@@ -646,7 +646,7 @@ export class ConnectionPool implements AsyncDisposable {
         this.#prepares ||
         input.query !== undefined ||
         input.json !== undefined ||
-        input.decompress !== undefined
+        input.decompress === true
       ) {
         // Its kind was checked with the rest of the request's options.
         decompress = input.decompress ?? this.#options.decompress ?? false;
