@@ -55,9 +55,11 @@ export class DurationRecorder {
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.#buckets[i]!;
+      if (seen < rank) continue;
+      // The last bucket has no upper bound (it holds everything past an hour): the maximum.
+      if (i === BUCKETS - 1) return this.#max;
       // The bucket's upper bound, but never above the true maximum.
-      if (seen >= rank)
-        return Math.min(this.#max, i === 0 ? BASE_MS : BASE_MS * Math.exp(i * LOG_GROWTH));
+      return Math.min(this.#max, i === 0 ? BASE_MS : BASE_MS * Math.exp(i * LOG_GROWTH));
     }
     return this.#max;
   }
