@@ -760,6 +760,16 @@ export class ResponseParser {
 
   /** Records the fields that decide framing and persistence. */
   #framingField(name: string, value: string): void {
+    // RFC 9110 §9.3.6: a client ignores Content-Length and Transfer-Encoding in a 2xx answer to
+    // CONNECT; what follows the head is the tunnel's, however the proxy says it is framed.
+    if (
+      this.#isConnect &&
+      this.#status >= 200 &&
+      this.#status < 300 &&
+      (tokenIs(name, 'content-length') || tokenIs(name, 'transfer-encoding'))
+    ) {
+      return;
+    }
     switch (name.length) {
       case 10:
         if (tokenIs(name, 'connection')) {

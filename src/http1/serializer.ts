@@ -11,6 +11,7 @@
  * rejected string may hold control characters that would corrupt logs. Positions are given instead.
  */
 
+import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 
 import type { HeadersInput } from '../http/options.js';
@@ -31,7 +32,10 @@ export type BodyFraming =
 export interface RequestHeadInput {
   /** The request method, sent as given (methods are case-sensitive, RFC 9110 §9.1). Must be a token. */
   method: string;
-  /** The request-target: origin-form (`/a?b`), `*` (OPTIONS only) or absolute-form (`http://h/p`). */
+  /**
+   * The request-target: origin-form (`/a?b`), `*` (OPTIONS only), absolute-form (`http://h/p`),
+   * or authority-form (`host:port`, CONNECT only).
+   */
   path: string;
   /** The default Host value (`example.com:8080`, without a default port); a user Host header replaces it. */
   host: string;
@@ -39,6 +43,12 @@ export interface RequestHeadInput {
   headers?: HeadersInput | undefined;
   /** The body framing, decided by the caller from the body type. */
   framing: BodyFraming;
+  /**
+   * Set only to open a CONNECT tunnel (src/http1/tunnel.ts): allows the method `CONNECT`, with
+   * an authority-form target and no body. Without it CONNECT is refused in any case, since an
+   * exchange on a pooled connection could not turn the connection into a tunnel.
+   */
+  tunnel?: boolean | undefined;
 }
 
 /** The result of {@link serializeRequestHead}. */
@@ -107,6 +117,11 @@ TARGET_CHAR[0x23] = 0;
 
 /** Host = uri-host [":" port] (RFC 9110 §7.2, RFC 3986 §3.2.2): reg-name, IP-literal and port chars. */
 const HOST_CHAR = table([DIGIT, UPPER, LOWER], "-._~%!$&'()*+,;=:[]");
+
+/** reg-name and IPv4address characters (RFC 3986 §3.2.2): unreserved, pct-encoded, sub-delims. */
+const REG_NAME_CHAR = table([DIGIT, UPPER, LOWER], "-._~%!$&'()*+,;=");
+
+const DIGITS = table([DIGIT]);
 
 /** Index of the first character of `s` not allowed by `t`, or -1. */
 function firstInvalid(s: string, t: Uint8Array): number {
@@ -455,7 +470,7 @@ export function standardMethod(method: string | undefined): string {
   return upper !== method && STANDARD_METHODS.has(upper) ? upper : method;
 }
 
-function checkMethod(method: string): void {
+function checkMethod(method: string, tunnel: boolean): void {
   if (typeof method !== 'string' || method.length === 0) {
     throw new InvalidArgumentError('the method must be a non-empty string');
   }
@@ -466,11 +481,33 @@ function checkMethod(method: string): void {
       `the method is not a token: ${badCharMessage('it', method, bad, true)}`,
     );
   }
+  if (tunnel) {
+    if (method !== 'CONNECT') throw new InvalidArgumentError('a tunnel is opened with CONNECT');
+    return;
+  }
   // Compared case-insensitively although methods are case-sensitive: a lenient server or proxy
   // might still treat "connect" as CONNECT and open a tunnel we would not manage.
   if (method.length === 7 && method.toUpperCase() === 'CONNECT') {
     throw new InvalidArgumentError('CONNECT is not supported (it needs a tunnel)');
   }
+}
+
+/**
+ * True for authority-form (RFC 9112 §3.2.3): `uri-host ":" port`, the host a reg-name or IPv4
+ * address or an IPv6 literal in brackets, the port from 1 to 65535 (a tunnel needs a real one).
+ */
+function isAuthorityForm(target: string): boolean {
+  const colon = target.lastIndexOf(':');
+  if (colon <= 0) return false;
+  const port = target.slice(colon + 1);
+  if (port.length === 0 || port.length > 5 || firstInvalid(port, DIGITS) !== -1) return false;
+  const number = Number(port);
+  if (number < 1 || number > 65535) return false;
+  const host = target.slice(0, colon);
+  if (host.charCodeAt(0) === 0x5b /* [ */) {
+    return host.charCodeAt(host.length - 1) === 0x5d /* ] */ && isIP(host.slice(1, -1)) === 6;
+  }
+  return firstInvalid(host, REG_NAME_CHAR) === -1;
 }
 
 function startsWithScheme(path: string, scheme: string): boolean {
@@ -484,6 +521,13 @@ function checkPath(path: string, method: string): void {
   const bad = firstInvalid(path, TARGET_CHAR);
   if (bad !== -1)
     throw new InvalidArgumentError(badCharMessage('the request path', path, bad, true));
+  if (method === 'CONNECT') {
+    // Only a tunnel gets here (checkMethod): it names the host and port to connect to.
+    if (!isAuthorityForm(path)) {
+      throw new InvalidArgumentError('CONNECT takes an authority-form target (host:port)');
+    }
+    return;
+  }
   const first = path.charCodeAt(0);
   if (first === 0x2f /* / */) return; // origin-form, RFC 9112 §3.2.1
   if (first === 0x2a /* * */) {
@@ -496,6 +540,9 @@ function checkPath(path: string, method: string): void {
   }
   // absolute-form, RFC 9112 §3.2.2 (for proxies): an http(s) URI with a non-empty authority.
   const rest = startsWithScheme(path, 'http://') ? 7 : startsWithScheme(path, 'https://') ? 8 : -1;
+  if (rest === -1 && isAuthorityForm(path)) {
+    throw new InvalidArgumentError('an authority-form target (host:port) is only for CONNECT');
+  }
   if (rest === -1 || path.charCodeAt(rest) === 0x2f) {
     throw new InvalidArgumentError(
       'the request path must start with "/", be "*", or be an absolute http(s) URL',
@@ -523,6 +570,10 @@ function checkFraming(framing: BodyFraming, method: string): void {
   if (method === 'TRACE' && framing.kind !== 'none') {
     throw new InvalidArgumentError('a TRACE request must not have a body');
   }
+  // RFC 9110 §9.3.6: a CONNECT request has no content; what follows it is the tunnel's.
+  if (method === 'CONNECT' && framing.kind !== 'none') {
+    throw new InvalidArgumentError('a CONNECT request must not have a body');
+  }
 }
 
 /** Methods defined with request content: they get `content-length: 0` when bodiless (RFC 9110 §8.6). */
@@ -534,7 +585,9 @@ function expectsBody(method: string): boolean {
  * Builds and validates an HTTP/1.1 request head. Pure: it neither mutates its input nor keeps state.
  *
  * - The request line is `${method} ${path} HTTP/1.1` (RFC 9112 §3); the method is sent as given.
- *   CONNECT is refused, in any case.
+ *   CONNECT is refused, in any case, unless `tunnel` is set: then the method must be `CONNECT`,
+ *   the target authority-form (`host:port`, RFC 9112 §3.2.3) and the framing `none`. An
+ *   authority-form target with any other method is refused.
  * - Host comes first (RFC 9110 §7.2): the user's Host header if given (exactly one), else
  *   `host: ${input.host}`. Both are checked against the RFC 3986 authority characters.
  * - Headers keep their input order and the case of their names; values are `String()`-converted,
@@ -561,7 +614,7 @@ function expectsBody(method: string): boolean {
  */
 export function serializeRequestHead(input: RequestHeadInput): SerializedHead {
   const { method, path, host, headers, framing } = input;
-  checkMethod(method);
+  checkMethod(method, input.tunnel === true);
   checkPath(path, method);
   checkFraming(framing, method);
   if (typeof host !== 'string') throw new InvalidArgumentError('the host must be a string');

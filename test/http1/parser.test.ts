@@ -224,6 +224,46 @@ describe('ResponseParser: framing', () => {
     assert.equal(tunnel.consumed, 39);
   });
 
+  it('answers to CONNECT: 2xx opens the tunnel whatever its framing fields say; others have bodies', () => {
+    // RFC 9110 §9.3.6: Content-Length and Transfer-Encoding in a 2xx answer to CONNECT are
+    // ignored, even when they would be an error anywhere else.
+    const cases: [string, string, number | null][] = [
+      ['HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', 'TLS..', null],
+      ['HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', '\x16\x03\x01', null],
+      ['HTTP/1.1 204 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'x', null],
+      ['HTTP/1.1 200 OK\r\nContent-Length: x\r\nTransfer-Encoding: gzip\r\n\r\n', 'x', null],
+      ['HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n', 'x', null],
+    ];
+    for (const [head, after, contentLength] of cases) {
+      const r = parseEverySplit(head + after, { method: 'CONNECT' });
+      assert.equal(r.error, null, head);
+      assert.equal(r.head?.upgrade, true, head);
+      assert.equal(r.head?.contentLength, contentLength, head);
+      assert.equal(r.head?.chunked, false, head);
+      assert.equal(r.consumed, head.length, head);
+      assert.equal(r.trailers, null, head);
+    }
+    // A refusal is an ordinary response with a body; its framing fields count.
+    const refused = parseEverySplit(
+      'HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 2\r\n\r\nno',
+      { method: 'CONNECT' },
+    );
+    assert.equal(refused.head?.upgrade, false);
+    assert.equal(refused.body, 'no');
+    const bad = parseEverySplit(
+      'HTTP/1.1 403 No\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      {
+        method: 'CONNECT',
+      },
+    );
+    assert.ok(bad.error instanceof ResponseError);
+    // Nor does the exception reach other methods.
+    const get = parseEverySplit(
+      'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    );
+    assert.ok(get.error instanceof ResponseError);
+  });
+
   it('decides keep-alive by version, Connection tokens and framing', () => {
     const cases: [string, boolean][] = [
       ['HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', true],

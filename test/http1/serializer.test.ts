@@ -466,6 +466,99 @@ describe('serializeRequestHead: refusals', () => {
   });
 });
 
+describe('serializeRequestHead: authority-form, for CONNECT tunnels only', () => {
+  const tunnel = (path: string, extra: Partial<RequestHeadInput> = {}) =>
+    req({ method: 'CONNECT', path, host: path, tunnel: true, ...extra });
+  const valid: { name: string; input: RequestHeadInput; head: string }[] = [
+    {
+      name: 'a host name and port',
+      input: tunnel('a.test:443'),
+      head: 'CONNECT a.test:443 HTTP/1.1\r\nhost: a.test:443\r\n\r\n',
+    },
+    {
+      name: 'an IPv4 address',
+      input: tunnel('127.0.0.1:8443'),
+      head: 'CONNECT 127.0.0.1:8443 HTTP/1.1\r\nhost: 127.0.0.1:8443\r\n\r\n',
+    },
+    {
+      name: 'an IPv6 literal in brackets',
+      input: tunnel('[::1]:443'),
+      head: 'CONNECT [::1]:443 HTTP/1.1\r\nhost: [::1]:443\r\n\r\n',
+    },
+    {
+      name: 'headers follow Host in order; no framing field for a bodiless CONNECT',
+      input: tunnel('a.test:1', {
+        headers: [
+          ['proxy-authorization', 'Basic eDp5'],
+          ['user-agent', 'ua'],
+        ],
+      }),
+      head: 'CONNECT a.test:1 HTTP/1.1\r\nhost: a.test:1\r\nproxy-authorization: Basic eDp5\r\nuser-agent: ua\r\n\r\n',
+    },
+    {
+      name: 'the highest port',
+      input: tunnel('a.test:65535'),
+      head: 'CONNECT a.test:65535 HTTP/1.1\r\nhost: a.test:65535\r\n\r\n',
+    },
+  ];
+  for (const c of valid) {
+    it(c.name, () => assert.equal(serializeRequestHead(c.input).head, c.head));
+  }
+
+  const refused: { name: string; input: RequestHeadInput; why: RegExp }[] = [
+    {
+      name: 'CONNECT without the tunnel flag',
+      input: tunnel('a.test:443', { tunnel: false }),
+      why: /CONNECT is not supported/,
+    },
+    {
+      name: 'lower-case connect as a tunnel',
+      input: tunnel('a.test:443', { method: 'connect' }),
+      why: /opened with CONNECT/,
+    },
+    {
+      name: 'a tunnel with another method',
+      input: tunnel('a.test:443', { method: 'GET' }),
+      why: /opened with CONNECT/,
+    },
+    { name: 'origin-form with CONNECT', input: tunnel('/'), why: /authority-form/ },
+    { name: 'asterisk-form with CONNECT', input: tunnel('*'), why: /authority-form/ },
+    {
+      name: 'absolute-form with CONNECT',
+      input: tunnel('http://a.test:443'),
+      why: /authority-form/,
+    },
+    { name: 'no port', input: tunnel('a.test'), why: /authority-form/ },
+    { name: 'empty port', input: tunnel('a.test:'), why: /authority-form/ },
+    { name: 'port 0', input: tunnel('a.test:0'), why: /authority-form/ },
+    { name: 'port above 65535', input: tunnel('a.test:65536'), why: /authority-form/ },
+    { name: 'port not decimal', input: tunnel('a.test:0x1bb'), why: /authority-form/ },
+    { name: 'no host', input: tunnel(':443'), why: /authority-form/ },
+    { name: 'userinfo', input: tunnel(`${SECRET}@a.test:443`), why: /authority-form/ },
+    { name: 'a bare IPv6 address', input: tunnel('::1:443'), why: /authority-form/ },
+    { name: 'brackets around no IPv6', input: tunnel('[a.test]:443'), why: /authority-form/ },
+    { name: 'a path after the port', input: tunnel('a.test:443/x'), why: /authority-form/ },
+    {
+      name: 'CONNECT with a body',
+      input: tunnel('a.test:443', { framing: length(1) }),
+      why: /CONNECT request must not have a body/,
+    },
+    {
+      name: 'authority-form with GET',
+      input: req({ path: 'a.test:443' }),
+      why: /only for CONNECT/,
+    },
+    {
+      name: 'authority-form with OPTIONS',
+      input: req({ method: 'OPTIONS', path: '[::1]:80' }),
+      why: /only for CONNECT/,
+    },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.name}`, () => assertRefused(c.input, [SECRET], c.why));
+  }
+});
+
 describe('serializeRequestHead: stream framing', () => {
   const STREAM: BodyFraming = { kind: 'stream' };
 
