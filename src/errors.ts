@@ -297,6 +297,19 @@ export class InvalidStateError extends HttpoolError {
   }
 }
 
+/**
+ * The proxy answered a CONNECT with something other than 2xx (407 when it wants credentials,
+ * 403 when policy forbids the target, 502 when it could not reach it, ...).
+ */
+export class ProxyError extends HttpoolError {
+  /** The proxy's status code. */
+  readonly statusCode: number;
+  constructor(message: string, statusCode: number, options?: HttpoolErrorOptions) {
+    super(message, 'ERR_PROXY', options);
+    this.statusCode = statusCode;
+  }
+}
+
 /** An operation was aborted through an `AbortSignal` whose reason was not an Error. */
 export class AbortError extends HttpoolError {
   constructor(message = 'the operation was aborted', options?: HttpoolErrorOptions) {

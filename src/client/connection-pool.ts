@@ -309,6 +309,7 @@ export class ConnectionPool implements AsyncDisposable {
       opened = await openSocket(this.#target, {
         connectTimeout: this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT,
         signal,
+        clock: this.#clock,
         tls: this.#options.tls,
         session: this.#tlsSession,
         onSession: (session) => {

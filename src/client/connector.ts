@@ -1,10 +1,19 @@
+/**
+ * Opening a pool's connection, composed from the rooms below: a direct connection (one dial),
+ * an `http:` origin through a proxy (a dial to the proxy), or an `https:` origin through a
+ * proxy (a dial to the proxy, a CONNECT tunnel spoken by the HTTP/1 codec, then TLS with the
+ * origin over it), all within one connect-timeout budget.
+ */
 import type { Socket } from 'node:net';
-import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
-import { type Routing, routing } from '../net/lookup.js';
-import { connectSharedReads, connectTlsSharedReads, type SharedReads } from '../net/sockets.js';
-import { type Origin, serverName } from './origin.js';
-import { openTunnel, type ProxyConfig } from './proxy.js';
+import type { ConnectionOptions } from 'node:tls';
+import { type Clock, systemClock } from '../clock.js';
+import { abortReason, ConnectTimeoutError } from '../errors.js';
+import { type ConnectRequest, establishTunnel, serializeConnect } from '../http1/tunnel.js';
+import { type DialOptions, type DialTarget, dial, serverName } from '../net/dial.js';
+import type { Routing } from '../net/lookup.js';
+import type { SharedReads } from '../net/sockets.js';
+import type { Origin } from './origin.js';
+import type { ProxyConfig } from './proxy.js';
 
 /** How to open one connection; `lookup` and `localAddress` apply to the proxy too. */
 export interface ConnectOptions extends Routing {
@@ -12,12 +21,16 @@ export interface ConnectOptions extends Routing {
   connectTimeout: number;
   /** Aborts the attempt (the pool is being destroyed). */
   signal?: AbortSignal | undefined;
+  /** Runs the connect timeout; the system clock by default. */
+  clock?: Clock | undefined;
   /** TLS settings for `https:` origins. */
   tls?: ConnectionOptions | undefined;
   /** A TLS session to resume (saves a round trip and the key exchange). */
   session?: Buffer | undefined;
   /** Called with each new TLS session ticket the server sends, for later resumption. */
   onSession?: ((session: Buffer) => void) | undefined;
+  /** Protocols to offer the origin by ALPN; none yet (HTTP/2 will offer `h2`). */
+  ALPNProtocols?: readonly string[] | undefined;
   /**
    * A forward proxy to go through. `https:` origins: a CONNECT tunnel (RFC 9110 §9.3.6), then
    * TLS with the origin inside it, so the proxy sees neither requests nor Proxy-Authorization
@@ -35,6 +48,8 @@ export interface OpenedSocket {
   socket: Socket;
   /** Set when the socket reads into the shared buffer: its reads come from here, not `data`. */
   reads: SharedReads | undefined;
+  /** The protocol agreed by ALPN with the origin; undefined when none was (none is offered yet). */
+  alpnProtocol: string | undefined;
 }
 
 /**
@@ -45,30 +60,134 @@ export interface OpenedSocket {
  * promise rejects with a typed error (ProxyError when the proxy refuses the tunnel).
  */
 export async function openSocket(origin: Origin, options: ConnectOptions): Promise<OpenedSocket> {
-  const { signal, proxy } = options;
+  const { signal, proxy, connectTimeout } = options;
   if (signal?.aborted) throw abortReason(signal);
-  if (proxy === undefined) return handshake(origin, options, undefined, options.connectTimeout);
+  const clock = options.clock ?? systemClock;
+  const toOrigin: DialOptions = {
+    timeout: connectTimeout,
+    clock,
+    signal,
+    what: `connecting to ${origin.origin}`,
+    tls: options.tls,
+    session: options.session,
+    onSession: options.onSession,
+    ALPNProtocols: options.ALPNProtocols,
+    lookup: options.lookup,
+    localAddress: options.localAddress,
+  };
+  if (proxy === undefined) return dial(originTarget(origin, options.socketPath), toOrigin);
   // TLS to an https: proxy trusts what the origin's does, but it is not the origin: its own
   // host name is the SNI, and the origin's sessions and client certificate are not offered.
-  const toProxy: ConnectOptions = {
-    connectTimeout: options.connectTimeout,
+  const viaProxy: TunnelOptions = {
+    connectTimeout,
     signal,
+    clock,
     tls: forProxy(options.tls),
     lookup: options.lookup,
     localAddress: options.localAddress,
   };
   if (origin.protocol === 'http:') {
-    return handshake(proxy.origin, toProxy, undefined, options.connectTimeout, 'proxy ');
+    return dial(proxyTarget(proxy), proxyDialOptions(proxy, viaProxy, clock, 'connecting to'));
   }
-  const started = performance.now();
-  const tunnel = await openTunnel(proxy, { hostname: origin.hostname, port: origin.port }, toProxy);
+  const started = clock.now();
+  const tunnel = await openTunnel(proxy, originTarget(origin), viaProxy);
   // One budget for TCP, CONNECT and TLS together, as without a proxy.
-  const left = options.connectTimeout - (performance.now() - started);
+  const left = connectTimeout - (clock.now() - started);
   if (left <= 0 || signal?.aborted) {
     tunnel.destroy();
-    throw signal?.aborted ? abortReason(signal) : new ConnectTimeoutError(options.connectTimeout);
+    throw signal?.aborted ? abortReason(signal) : new ConnectTimeoutError(connectTimeout);
   }
-  return handshake(origin, options, tunnel, left);
+  return dial(originTarget(origin), {
+    ...toOrigin,
+    timeout: left,
+    budget: connectTimeout,
+    over: tunnel,
+  });
+}
+
+/** Options of {@link openTunnel}. */
+export interface TunnelOptions extends Routing {
+  /** ms for the whole attempt: TCP to the proxy plus the CONNECT exchange. */
+  connectTimeout: number;
+  /** Aborts the attempt. */
+  signal?: AbortSignal | undefined;
+  /** Runs the connect timeout; the system clock by default. */
+  clock?: Clock | undefined;
+  /** Extra header fields for the CONNECT request (a `User-Agent`, say). */
+  headers?: Record<string, string> | undefined;
+  /** TLS settings for an `https:` proxy (ca, rejectUnauthorized, ...); its host name is the SNI. */
+  tls?: ConnectionOptions | undefined;
+}
+
+/**
+ * Opens a CONNECT tunnel (RFC 9110 §9.3.6) through `proxy` to `target` and resolves with the
+ * socket once the proxy answered 2xx (a TLS socket to an `https:` proxy, verified with
+ * `options.tls`): the bytes that follow are the target's, ready for a TLS handshake on top
+ * (`tls.connect({ socket })`) or anything else. The request carries the proxy's
+ * Proxy-Authorization when it has credentials. See {@link establishTunnel} for the exchange
+ * and its errors; `connectTimeout` bounds the dial and the exchange together, and a bad target
+ * or header is refused before anything is dialled.
+ */
+export async function openTunnel(
+  proxy: ProxyConfig,
+  target: { hostname: string; port: number },
+  options: TunnelOptions,
+): Promise<Socket> {
+  const { signal, connectTimeout } = options;
+  if (signal?.aborted) throw abortReason(signal);
+  const request: ConnectRequest = {
+    hostname: target.hostname,
+    port: target.port,
+    authorization: proxy.authorization,
+    headers: options.headers,
+  };
+  serializeConnect(request);
+  const clock = options.clock ?? systemClock;
+  const started = clock.now();
+  // Not into the shared buffer: TLS (or the caller) reads the tunnel as a stream.
+  const { socket } = await dial(proxyTarget(proxy), {
+    ...proxyDialOptions(proxy, options, clock, 'tunnel through'),
+    sharedReads: false,
+  });
+  return establishTunnel(socket, request, {
+    proxy: `proxy ${proxy.origin.origin}`,
+    timeout: connectTimeout - (clock.now() - started),
+    budget: connectTimeout,
+    clock,
+    signal,
+  });
+}
+
+function originTarget(origin: Origin, socketPath?: string): DialTarget {
+  return {
+    hostname: origin.hostname,
+    port: origin.port,
+    secure: origin.protocol === 'https:',
+    socketPath,
+  };
+}
+
+/** The proxy itself: its own host name is the TLS server name, whatever `tls` says. */
+function proxyTarget(proxy: ProxyConfig): DialTarget {
+  const { hostname, port, protocol } = proxy.origin;
+  return { hostname, port, secure: protocol === 'https:', servername: serverName(hostname) };
+}
+
+function proxyDialOptions(
+  proxy: ProxyConfig,
+  options: TunnelOptions,
+  clock: Clock,
+  verb: 'connecting to' | 'tunnel through',
+): DialOptions {
+  return {
+    timeout: options.connectTimeout,
+    clock,
+    signal: options.signal,
+    what: `${verb} proxy ${proxy.origin.origin}`,
+    tls: options.tls,
+    lookup: options.lookup,
+    localAddress: options.localAddress,
+  };
 }
 
 /**
@@ -93,81 +212,4 @@ function forProxy(tls: ConnectionOptions | undefined): ConnectionOptions | undef
     ...rest
   } = tls;
   return rest;
-}
-
-/**
- * Connects to `origin` (TCP, then TLS for `https:`), or, given `over`, runs only the TLS
- * handshake on that already-open socket (a proxy tunnel).
- */
-function handshake(
-  origin: Origin,
-  options: ConnectOptions,
-  over: Socket | undefined,
-  timeout: number,
-  label = '',
-): Promise<OpenedSocket> {
-  const { signal } = options;
-  return new Promise<OpenedSocket>((resolve, reject) => {
-    let socket: Socket;
-    let reads: SharedReads | undefined;
-    const secure = origin.protocol === 'https:';
-    if (secure) {
-      const tlsOptions: ConnectionOptions = {
-        ...options.tls,
-        ...routing(options),
-        host: origin.hostname,
-        port: origin.port,
-        ...(over === undefined ? {} : { socket: over }),
-        ...(over === undefined && options.socketPath !== undefined
-          ? { path: options.socketPath }
-          : {}),
-        servername: options.tls?.servername ?? serverName(origin.hostname),
-      };
-      if (options.session !== undefined) tlsOptions.session = options.session;
-      // A TLS socket of our own reads into the shared buffer too; one inside a tunnel cannot.
-      if (over === undefined) ({ socket, reads } = connectTlsSharedReads(tlsOptions));
-      else socket = tlsConnect(tlsOptions);
-      if (options.onSession !== undefined) socket.on('session', options.onSession);
-    } else {
-      // A plain socket of our own reads into the shared buffer the connection parses in place.
-      if (over !== undefined) socket = over;
-      else
-        ({ socket, reads } = connectSharedReads(
-          options.socketPath === undefined
-            ? { ...routing(options), host: origin.hostname, port: origin.port }
-            : { path: options.socketPath },
-        ));
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const cleanup = () => {
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      socket.off(secure ? 'secureConnect' : 'connect', onConnect);
-    };
-    const fail = (error: Error) => {
-      cleanup();
-      socket.destroy();
-      over?.destroy();
-      reject(error);
-    };
-    const onError = (error: Error) =>
-      fail(
-        new SocketError(`connecting to ${label}${origin.origin} failed: ${error.message}`, {
-          cause: error,
-        }),
-      );
-    const onAbort = () => fail(abortReason(signal!));
-    const onConnect = () => {
-      cleanup();
-      resolve({ socket, reads });
-    };
-    socket.once('error', onError);
-    socket.once(secure ? 'secureConnect' : 'connect', onConnect);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(timeout)) {
-      timer = setTimeout(() => fail(new ConnectTimeoutError(options.connectTimeout)), timeout);
-      timer.unref();
-    }
-  });
 }

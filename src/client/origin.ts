@@ -1,4 +1,3 @@
-import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 
 /** A parsed `scheme://host:port`: what a pool connects to. */
@@ -42,9 +41,4 @@ export function parseOrigin(input: string | URL): Origin {
       ? url.hostname.slice(1, -1)
       : url.hostname;
   return { protocol: url.protocol, hostname, port, origin: url.origin, host: url.host };
-}
-
-/** The TLS server name (SNI) for `hostname`: none for an IP address (RFC 6066 §3). */
-export function serverName(hostname: string): string {
-  return isIP(hostname) !== 0 ? '' : hostname;
 }

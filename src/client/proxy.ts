@@ -1,28 +1,17 @@
 /**
- * Forward-proxy support: parsing a proxy URL, the curl-compatible `*_proxy` / `no_proxy`
- * environment lookup, the CONNECT tunnel used for `https:` targets (RFC 9110 §9.3.6), and the
- * absolute-form request target used for plain `http:` targets (RFC 9112 §3.2.2).
+ * Forward-proxy configuration: parsing a proxy URL, the curl-compatible `*_proxy` / `no_proxy`
+ * environment lookup, and the absolute-form request target used for plain `http:` targets
+ * (RFC 9112 §3.2.2). The CONNECT tunnel for `https:` targets (RFC 9110 §9.3.6) is opened by
+ * connector.ts and spoken by src/http1/tunnel.ts.
  *
  * Credentials in a proxy URL become a `Proxy-Authorization` header meant for the proxy alone:
  * on the CONNECT request for tunnelled targets, on each forwarded request for plain ones, and
  * never inside a tunnel, where the origin server would read it.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { BlockList, isIP, connect as netConnect, type Socket } from 'node:net';
-import { type ConnectionOptions, connect as tlsConnect } from 'node:tls';
-import {
-  abortReason,
-  ConnectTimeoutError,
-  HttpoolError,
-  type HttpoolErrorOptions,
-  InvalidArgumentError,
-  ResponseError,
-  ResponseLimitError,
-  SocketError,
-} from '../errors.js';
-import { isTokenString } from '../http1/serializer.js';
-import { type Routing, routing } from '../net/lookup.js';
-import { type Origin, parseOrigin, serverName } from './origin.js';
+import { BlockList, isIP } from 'node:net';
+import { InvalidArgumentError } from '../errors.js';
+import { type Origin, parseOrigin } from './origin.js';
 
 /** A parsed proxy: where to connect and what to tell it. */
 export interface ProxyConfig {
@@ -41,18 +30,9 @@ export interface ProxyConfig {
   readonly key: string;
 }
 
-/**
- * The proxy answered a CONNECT with something other than 2xx (407 when it wants credentials,
- * 403 when policy forbids the target, 502 when it could not reach it, ...).
- */
-export class ProxyError extends HttpoolError {
-  /** The proxy's status code. */
-  readonly statusCode: number;
-  constructor(message: string, statusCode: number, options?: HttpoolErrorOptions) {
-    super(message, 'ERR_PROXY', options);
-    this.statusCode = statusCode;
-  }
-}
+// The tunnel (src/http1/tunnel.ts) raises it, so it lives with the other errors; it is named
+// here too, where proxies are configured.
+export { ProxyError } from '../errors.js';
 
 /**
  * Per-process secret for credential fingerprints. Keyed, so a fingerprint seen in a log cannot
@@ -294,215 +274,4 @@ export function absoluteTarget(target: Origin, path: string): string {
   throw new InvalidArgumentError(
     'the request path must start with "/", be "*", or be an absolute http(s) URL',
   );
-}
-
-/** Options of {@link openTunnel}. */
-export interface TunnelOptions extends Routing {
-  /** ms for the whole attempt: TCP to the proxy plus the CONNECT exchange. */
-  connectTimeout: number;
-  /** Aborts the attempt. */
-  signal?: AbortSignal | undefined;
-  /** Extra header fields for the CONNECT request (a `User-Agent`, say). */
-  headers?: Record<string, string> | undefined;
-  /** TLS settings for an `https:` proxy (ca, rejectUnauthorized, ...); its host name is the SNI. */
-  tls?: ConnectionOptions | undefined;
-}
-
-/** Upper bound of the proxy's response head, status line to blank line. */
-const MAX_CONNECT_HEAD = 16 * 1024;
-
-/** Header names openTunnel writes itself; a caller supplying them would duplicate them. */
-const RESERVED = new Set(['host', 'proxy-authorization', 'content-length', 'transfer-encoding']);
-
-function checkHeaderValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
-  }
-  return true;
-}
-
-function connectHead(
-  proxy: ProxyConfig,
-  target: { hostname: string; port: number },
-  headers: Record<string, string> | undefined,
-): string {
-  const { hostname, port } = target;
-  if (
-    typeof hostname !== 'string' ||
-    hostname === '' ||
-    !/^[A-Za-z0-9._~%!$&'()*+,;=:-]+$/.test(hostname)
-  ) {
-    throw new InvalidArgumentError('tunnel target host is not a valid host name or address');
-  }
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new InvalidArgumentError('tunnel target port must be an integer from 1 to 65535');
-  }
-  // authority-form (RFC 9112 §3.2.3): an IPv6 literal needs its brackets back.
-  const authority = `${isIP(hostname) === 6 ? `[${hostname}]` : hostname}:${port}`;
-  let head = `CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n`;
-  if (proxy.authorization !== undefined) {
-    head += `proxy-authorization: ${proxy.authorization}\r\n`;
-  }
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (!isTokenString(name)) {
-      throw new InvalidArgumentError('CONNECT header name is not a valid token');
-    }
-    if (RESERVED.has(name.toLowerCase())) {
-      throw new InvalidArgumentError(`CONNECT header "${name}" is set by httpool itself`);
-    }
-    if (typeof value !== 'string' || !checkHeaderValue(value)) {
-      // The value is not repeated: it may be a secret.
-      throw new InvalidArgumentError(`CONNECT header "${name}" has an invalid value`);
-    }
-    head += `${name}: ${value}\r\n`;
-  }
-  return `${head}\r\n`;
-}
-
-/**
- * Parses one response head (without the final CRLF CRLF). Only the status line matters: a 2xx
- * answer to CONNECT has no body and its Content-Length / Transfer-Encoding must be ignored
- * (RFC 9110 §9.3.6), and any other answer ends the attempt.
- */
-function parseStatus(head: string): { status: number; reason: string } {
-  const end = head.indexOf('\r\n');
-  const line = end < 0 ? head : head.slice(0, end);
-  const match = /^HTTP\/1\.[01] (\d{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/.exec(line);
-  if (match === null)
-    throw new ResponseError("malformed status line in the proxy's CONNECT response");
-  return { status: Number(match[1]), reason: match[2] ?? '' };
-}
-
-/**
- * Opens a CONNECT tunnel (RFC 9110 §9.3.6) through `proxy` to `target` and resolves with the
- * socket once the proxy answered 2xx (a TLS socket to an `https:` proxy, verified with
- * `options.tls`): the bytes that follow are the target's, ready for a TLS handshake on top
- * (`tls.connect({ socket })`) or anything else.
- *
- * Sends `CONNECT host:port HTTP/1.1` with `Host: host:port`, the proxy's `Proxy-Authorization`
- * when it has credentials, and `options.headers`. The answer is read by a small parser of its
- * own rather than the main ResponseParser: only the status line matters, the head is capped at
- * 16 KiB, 1xx interim answers are skipped, and a 2xx answer has no body. Bytes the proxy sent
- * after its head already belong to the tunnel and are put back on the socket (`unshift`), so
- * the next reader sees them first.
- *
- * The resolved socket has no listeners of ours left and is neither paused nor flowing, so a
- * `'data'` listener or a pipe starts it as usual.
- *
- * Rejects with ProxyError (non-2xx; `statusCode` says which), ConnectTimeoutError
- * (`connectTimeout` bounds TCP and CONNECT together), the signal's reason, SocketError (the
- * socket failed or the proxy closed it before answering), ResponseError / ResponseLimitError
- * (a malformed or oversized answer), or InvalidArgumentError (a bad target or header). The
- * socket is destroyed on every failure.
- */
-export function openTunnel(
-  proxy: ProxyConfig,
-  target: { hostname: string; port: number },
-  options: TunnelOptions,
-): Promise<Socket> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  let head: string;
-  try {
-    head = connectHead(proxy, target, options.headers);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  const where = `proxy ${proxy.origin.origin}`;
-  return new Promise<Socket>((resolve, reject) => {
-    const { hostname, port } = proxy.origin;
-    const secure = proxy.origin.protocol === 'https:';
-    const socket = secure
-      ? tlsConnect({
-          ...options.tls,
-          ...routing(options),
-          host: hostname,
-          port,
-          servername: serverName(hostname),
-        })
-      : netConnect({ ...routing(options), host: hostname, port });
-    const connectEvent = secure ? 'secureConnect' : 'connect';
-    let buffered: Buffer = Buffer.alloc(0);
-    let timer: NodeJS.Timeout | undefined;
-    const cleanup = () => {
-      if (timer !== undefined) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      socket.off(connectEvent, onConnect);
-      socket.off('readable', onReadable);
-      socket.off('end', onEnd);
-      socket.off('close', onEnd);
-    };
-    const fail = (error: Error) => {
-      cleanup();
-      socket.destroy();
-      reject(error);
-    };
-    const onError = (error: Error) =>
-      fail(new SocketError(`tunnel through ${where} failed: ${error.message}`, { cause: error }));
-    const onAbort = () => fail(abortReason(signal!));
-    const onEnd = () =>
-      fail(new SocketError(`${where} closed the connection before answering CONNECT`));
-    const onConnect = () => {
-      socket.write(head);
-    };
-    const onReadable = () => {
-      for (;;) {
-        const chunk = socket.read() as Buffer | null;
-        if (chunk === null) return;
-        buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-        // Several heads may arrive at once when the proxy sent 1xx answers first.
-        for (;;) {
-          const end = buffered.indexOf('\r\n\r\n');
-          if (end < 0 ? buffered.length > MAX_CONNECT_HEAD : end + 4 > MAX_CONNECT_HEAD) {
-            fail(new ResponseLimitError('maxHeaderSize', MAX_CONNECT_HEAD));
-            return;
-          }
-          if (end < 0) break;
-          let status: number;
-          let reason: string;
-          try {
-            ({ status, reason } = parseStatus(buffered.subarray(0, end).toString('latin1')));
-          } catch (error) {
-            fail(error as Error);
-            return;
-          }
-          const rest = buffered.subarray(end + 4);
-          if (status >= 100 && status < 200 && status !== 101) {
-            buffered = rest;
-            continue;
-          }
-          if (status >= 200 && status < 300) {
-            cleanup();
-            // Tunnel bytes that came with the head go back first in line, ahead of the rest.
-            if (rest.length > 0) socket.unshift(rest);
-            resolve(socket);
-            return;
-          }
-          const text = reason === '' ? '' : ` ${reason}`;
-          fail(
-            new ProxyError(
-              `${where} refused CONNECT to ${target.hostname}:${target.port}: ${status}${text}`,
-              status,
-            ),
-          );
-          return;
-        }
-      }
-    };
-    socket.once('error', onError);
-    socket.once(connectEvent, onConnect);
-    socket.on('readable', onReadable);
-    socket.once('end', onEnd);
-    socket.once('close', onEnd);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(options.connectTimeout)) {
-      timer = setTimeout(
-        () => fail(new ConnectTimeoutError(options.connectTimeout)),
-        options.connectTimeout,
-      );
-      timer.unref();
-    }
-  });
 }

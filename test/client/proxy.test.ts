@@ -3,10 +3,10 @@ import { type AddressInfo, createServer as createNetServer, type Socket } from '
 import { after, describe, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { ConnectionPool } from '../../src/client/connection-pool.js';
+import { openTunnel } from '../../src/client/connector.js';
 import { parseOrigin } from '../../src/client/origin.js';
 import {
   absoluteTarget,
-  openTunnel,
   type ProxyConfig,
   ProxyError,
   parseProxy,

@@ -7,7 +7,12 @@
  */
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from 'node:net';
 
 /** One request the proxy received. */
 export interface ProxiedRequest {
@@ -157,4 +162,78 @@ export async function startProxyServer(options: ProxyServerOptions = {}): Promis
   const url = options.tls === undefined ? `http://127.0.0.1:${port}` : `https://localhost:${port}`;
   Object.assign(state, { url, port });
   return state;
+}
+
+/** A scripted fake proxy: what it received, and how it answers. */
+export interface FakeProxy {
+  readonly port: number;
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** Each connection's request head, exactly as received (up to and with the blank line). */
+  readonly heads: string[];
+  /** Each connection's bytes after its head (what went into the tunnel), as Latin-1. */
+  readonly after: string[];
+  /** Sockets open right now. */
+  readonly open: Set<Socket>;
+  close(): Promise<void>;
+}
+
+/**
+ * A raw TCP "proxy" on 127.0.0.1 for exercising the client's side of CONNECT: it reads one
+ * request head per connection, records it, and hands the socket to `answer`, which writes
+ * whatever bytes the test wants (in as many writes as it likes, or none). No-delay is on, so
+ * separate writes leave as separate segments.
+ */
+export async function startFakeProxy(
+  answer: (socket: Socket, head: string, index: number) => void | Promise<void>,
+): Promise<FakeProxy> {
+  const open = new Set<Socket>();
+  const heads: string[] = [];
+  const after: string[] = [];
+  const server = createNetServer((socket) => {
+    open.add(socket);
+    socket.setNoDelay(true);
+    socket.on('close', () => open.delete(socket));
+    socket.on('error', () => {});
+    let buffered = '';
+    let index = -1;
+    socket.on('data', (chunk: Buffer) => {
+      if (index >= 0) {
+        after[index] += chunk.toString('latin1');
+        return;
+      }
+      buffered += chunk.toString('latin1');
+      const end = buffered.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      index = heads.length;
+      heads.push(buffered.slice(0, end + 4));
+      after.push(buffered.slice(end + 4));
+      void answer(socket, heads[index]!, index);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    heads,
+    after,
+    open,
+    close: async () => {
+      for (const socket of open) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Writes `parts` one at a time, a few ms apart, so each arrives in a read of its own. */
+export async function writeSlowly(
+  socket: Socket,
+  parts: readonly (string | Buffer)[],
+): Promise<void> {
+  for (const part of parts) {
+    if (socket.destroyed) return;
+    socket.write(part);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
