@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { systemClock } from '../clock.js';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
 import { type RequestDeadline, underDeadline } from '../http/deadline.js';
 import { type HeaderPairs, toHeaderPairs } from '../http/header-pairs.js';
@@ -24,7 +25,8 @@ import {
 } from './options.js';
 import { parseOrigin } from './origin.js';
 import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
-import { nextHop, RedirectError } from './redirect.js';
+import { BODY_SPENT, checkHop, isRedirectStatus, nextHop } from './redirect.js';
+import { PoolRegistry } from './registry.js';
 import { defaultHeaderPairs, requestContent, withQuery } from './request-options.js';
 import {
   type RetryOptions,
@@ -115,28 +117,21 @@ export class Agent implements AsyncDisposable {
   readonly #maxResponseSize = new WeakMap<ConnectionPool, number>();
   /** The agent-wide proxy, `'env'` to choose per origin, or undefined for none. */
   readonly #proxy: ProxyConfig | 'env' | undefined;
-  /** Pools by key, least recently used first (a Map keeps insertion order; use re-inserts). */
-  readonly #pools = new Map<string, ConnectionPool>();
-  /** When each pool was last asked for (a use counter, not a time): the LRU order. */
-  readonly #lastUsed = new WeakMap<ConnectionPool, number>();
-  #uses = 0;
+  /** The pools, by key (the origin, and the proxy when there is one). */
+  readonly #pools: PoolRegistry<ConnectionPool>;
   /** The pool key of each origin string seen, so a repeat request skips parsing it. */
   readonly #keys = new Map<string, string>();
   readonly #budget: Semaphore | undefined;
-  readonly #maxOrigins: number;
-  readonly #originIdleTimeout: number;
   readonly #retry: RetryPolicy | undefined;
-  /** When each pool was last seen with nothing open and nothing to do. */
-  readonly #emptySince = new Map<string, number>();
-  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Pools closing (dropped when idle, or closed with the agent) until done: destroy() still reaches them. */
-  readonly #closing = new Map<ConnectionPool, Promise<void>>();
   /** `baseUrl`, parsed. */
   readonly #baseUrl: URL | undefined;
   /** The `headers` option as pairs (empty for none), merged in {@link request} and {@link fetch}. */
   readonly #defaultHeaders: HeaderPairs;
-  /** What fetch() runs over: one hop of {@link request}, defaults already merged. */
+  /**
+   * The agent as fetch() sees it (the narrow interface fetch.ts declares, so fetch.ts never
+   * imports this module): one hop of {@link request}, defaults already merged.
+   */
   readonly #fetchClient: FetchClient;
 
   /** @throws InvalidArgumentError for a bad option */
@@ -168,12 +163,16 @@ export class Agent implements AsyncDisposable {
           ? parseProxy(proxy)
           : proxy;
     this.#retry = retry === undefined ? undefined : resolveRetryPolicy(retry);
-    this.#maxOrigins = maxOrigins ?? Number.POSITIVE_INFINITY;
-    this.#originIdleTimeout = originIdleTimeout ?? DEFAULT_ORIGIN_IDLE;
+    this.#pools = new PoolRegistry({
+      maxOrigins: maxOrigins ?? Number.POSITIVE_INFINITY,
+      originIdleTimeout: originIdleTimeout ?? DEFAULT_ORIGIN_IDLE,
+      clock: poolOptions.clock ?? systemClock,
+    });
+    // Under the cap, a waiter for a permit gets one from the least recently used idle connection.
     this.#budget =
       maxTotal === undefined || maxTotal === Number.POSITIVE_INFINITY
         ? undefined
-        : new Semaphore(maxTotal, () => this.#reclaimIdle());
+        : new Semaphore(maxTotal, () => this.#pools.reclaimIdle());
     this.#fetchClient = {
       // fetch() decodes by itself, keeping the headers as the Fetch standard says.
       request: (url, hop, deadline) =>
@@ -203,12 +202,8 @@ export class Agent implements AsyncDisposable {
     const input =
       typeof origin === 'string' ? origin : origin instanceof URL ? origin.href : undefined;
     const known = input === undefined ? undefined : this.#keys.get(input);
-    const cached = known === undefined ? undefined : this.#pools.get(known);
-    if (cached !== undefined) {
-      this.#lastUsed.set(cached, ++this.#uses);
-      this.#emptySince.delete(known!);
-      return cached;
-    }
+    const cached = known === undefined ? undefined : this.#pools.use(known);
+    if (cached !== undefined) return cached;
     const target = parseOrigin(origin);
     const proxy = this.#proxy === 'env' ? proxyForUrl(target) : this.#proxy;
     // Connections never cross proxies: a pool's identity is its origin and its proxy (its other
@@ -217,21 +212,14 @@ export class Agent implements AsyncDisposable {
     // Bounded: a crawler may see millions of origin spellings.
     if (this.#keys.size >= 4096) this.#keys.clear();
     if (input !== undefined) this.#keys.set(input, key);
-    let pool = this.#pools.get(key);
-    if (pool !== undefined) {
-      this.#lastUsed.set(pool, ++this.#uses);
-      this.#emptySince.delete(key);
-      return pool;
-    }
+    let pool = this.#pools.use(key);
+    if (pool !== undefined) return pool;
     const options = this.#optionsFor(target.origin, proxy);
     // perOrigin may have closed the agent: no pool may appear after close().
     if (this.#closed) throw new PoolClosedError('the agent is closed');
     pool = new ConnectionPool(target.origin, options, { budget: this.#budget });
     this.#maxResponseSize.set(pool, options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY);
-    this.#pools.set(key, pool);
-    this.#lastUsed.set(pool, ++this.#uses);
-    this.#enforceMaxOrigins(pool);
-    this.#armSweeper();
+    this.#pools.add(key, pool);
     return pool;
   }
 
@@ -255,28 +243,6 @@ export class Agent implements AsyncDisposable {
     }
     if (proxy !== undefined) options['proxy'] = proxy;
     return options as PoolOptions;
-  }
-
-  /**
-   * Drops least recently used pools beyond `maxOrigins`, but only pools with nothing leased,
-   * waiting or connecting: dropping a busy one would fail its callers for nothing. Until
-   * one frees up the bound is exceeded; the sweeper and the next new origin try again.
-   */
-  #enforceMaxOrigins(keep?: ConnectionPool): void {
-    if (this.#pools.size <= this.#maxOrigins) return;
-    for (const [key, pool] of this.#leastRecentlyUsed()) {
-      if (this.#pools.size <= this.#maxOrigins) return;
-      if (pool === keep) continue;
-      const s = pool.stats();
-      if (s.leased === 0 && s.waiting === 0 && s.connecting === 0) this.#drop(key, pool);
-    }
-  }
-
-  /** Pools from least to most recently used. O(n log n): only for eviction, never per request. */
-  #leastRecentlyUsed(): Array<[string, ConnectionPool]> {
-    return [...this.#pools].sort(
-      ([, a], [, b]) => (this.#lastUsed.get(a) ?? 0) - (this.#lastUsed.get(b) ?? 0),
-    );
   }
 
   /**
@@ -369,7 +335,7 @@ export class Agent implements AsyncDisposable {
         },
         deadline,
       );
-      if (mode === 'manual' || response.status < 300 || response.status >= 400) {
+      if (mode === 'manual' || !isRedirectStatus(response.status)) {
         return withRedirects(response, followed);
       }
       const pairs = Array.isArray(headers) ? headers : toHeaderPairs(headers);
@@ -381,17 +347,19 @@ export class Agent implements AsyncDisposable {
         pairs,
       );
       if (hop === undefined) return withRedirects(response, followed);
-      if (mode === 'error') {
+      const refused = checkHop(
+        hop,
+        response.status,
+        mode,
+        redirects,
+        maxRedirections,
+        body !== undefined && body !== null && !isReplayableBody(body),
+      );
+      // A streamed body is spent: the redirect is the answer.
+      if (refused === BODY_SPENT) return withRedirects(response, followed);
+      if (refused !== undefined) {
         await response.dump();
-        throw new RedirectError('redirected while redirect is "error"', response.status);
-      }
-      if (redirects >= maxRedirections) {
-        await response.dump();
-        throw new RedirectError(`more than ${maxRedirections} redirects`, response.status);
-      }
-      if (hop.keepBody && body !== undefined && body !== null && !isReplayableBody(body)) {
-        // A streamed body is spent; the redirect is the answer.
-        return withRedirects(response, followed);
+        throw refused;
       }
       await response.dump();
       current = hop.url;
@@ -413,7 +381,12 @@ export class Agent implements AsyncDisposable {
     return fetchThrough(this.#fetchClient, input, init);
   }
 
-  /** The body limit of the pool that carried a fetch's last hop: it bounds the decoded body too. */
+  /**
+   * The body limit of the pool that carried a fetch's last hop: it bounds the decoded body too.
+   * The limit is that pool's own (`perOrigin` may set it), so it is read through {@link pool}
+   * as the hop was: should the pool have been dropped since (`maxOrigins`, once its connection
+   * went back), it is made again to learn it, as it always was.
+   */
   readonly #decodedLimit = (url: URL): number => {
     const pool = this.#closed ? undefined : this.pool(url.origin);
     return pool === undefined
@@ -495,7 +468,7 @@ export class Agent implements AsyncDisposable {
   /** Per-origin snapshots of every pool the agent holds (`origin via proxy` for proxied ones). */
   stats(): AgentStats {
     const out: AgentStats = {};
-    for (const [key, pool] of this.#pools) out[key] = pool.stats();
+    for (const [key, pool] of this.#pools.entries()) out[key] = pool.stats();
     return out;
   }
 
@@ -510,53 +483,6 @@ export class Agent implements AsyncDisposable {
     return open;
   }
 
-  /** Under `maxTotal`, frees a permit for a waiter by closing the oldest idle connection of the least recently used pool. */
-  #reclaimIdle(): void {
-    for (const [, pool] of this.#leastRecentlyUsed()) {
-      if (pool.closeIdleConnection()) return;
-    }
-  }
-
-  #drop(key: string, pool: ConnectionPool): void {
-    this.#pools.delete(key);
-    this.#emptySince.delete(key);
-    this.#closePool(pool);
-  }
-
-  #closePool(pool: ConnectionPool): void {
-    if (this.#closing.has(pool)) return;
-    const closing = pool.close();
-    this.#closing.set(pool, closing);
-    void closing.finally(() => this.#closing.delete(pool));
-  }
-
-  #armSweeper(): void {
-    if (this.#sweeper !== undefined || !Number.isFinite(this.#originIdleTimeout)) return;
-    const period = Math.max(10, this.#originIdleTimeout / 2);
-    this.#sweeper = setInterval(() => this.#sweep(), period);
-    this.#sweeper.unref();
-  }
-
-  /** Drops pools that have had nothing open and nothing to do for `originIdleTimeout`. */
-  #sweep(): void {
-    const now = performance.now();
-    for (const [key, pool] of this.#pools) {
-      const s = pool.stats();
-      if (s.open !== 0 || s.waiting !== 0) {
-        this.#emptySince.delete(key);
-        continue;
-      }
-      const since = this.#emptySince.get(key);
-      if (since === undefined) this.#emptySince.set(key, now);
-      else if (now - since >= this.#originIdleTimeout) this.#drop(key, pool);
-    }
-    this.#enforceMaxOrigins();
-    if (this.#pools.size === 0 && this.#sweeper !== undefined) {
-      clearInterval(this.#sweeper);
-      this.#sweeper = undefined;
-    }
-  }
-
   /**
    * Closes every pool gracefully (see {@link ConnectionPool.close}); later requests fail with
    * PoolClosedError. With `timeout`, connections still busy after that many ms are destroyed.
@@ -567,10 +493,7 @@ export class Agent implements AsyncDisposable {
     const timeout = options?.timeout;
     checkCloseTimeout(timeout);
     this.#closed = true;
-    this.#stopSweeper();
-    for (const pool of this.#pools.values()) this.#closePool(pool);
-    this.#pools.clear();
-    const closed = Promise.all(this.#closing.values()).then(() => {});
+    const closed = this.#pools.closeAll();
     if (timeout === undefined) return closed;
     await withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
   }
@@ -581,15 +504,7 @@ export class Agent implements AsyncDisposable {
    */
   async destroy(reason?: Error): Promise<void> {
     this.#closed = true;
-    this.#stopSweeper();
-    const pools = [...this.#pools.values(), ...this.#closing.keys()];
-    this.#pools.clear();
-    await Promise.all([...pools.map((pool) => pool.destroy(reason)), ...this.#closing.values()]);
-  }
-
-  #stopSweeper(): void {
-    if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
-    this.#sweeper = undefined;
+    await this.#pools.destroyAll(reason);
   }
 
   /** `await using agent = new Agent()` closes it at the end of the block. */

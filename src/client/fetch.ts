@@ -1,7 +1,8 @@
 /**
- * WHATWG `fetch()` over an {@link Agent}: each hop goes through `agent.request()` (so pools,
- * retries and limits apply), the redirect chain is run here with {@link nextHop}, and the answer
- * is Node's own global `Response`, its body a `ReadableStream` pulled from the connection.
+ * WHATWG `fetch()` over an Agent: each hop goes through the agent's pools, retries and limits
+ * (what fetch needs of the agent is the {@link FetchClient} declared here, so this module never
+ * imports the Agent's), the redirect chain is run here with the rules of redirect.ts, and the
+ * answer is Node's own global `Response`, its body a `ReadableStream` pulled from the connection.
  *
  * The common case (a string or URL, no body or a string body) takes a short path that builds
  * no `Request`; other bodies are normalised once, before the first hop.
@@ -11,8 +12,8 @@ import { type RequestDeadline, startDeadline } from '../http/deadline.js';
 import { type HeaderPairs, toHeaderPairs, withDefaults } from '../http/header-pairs.js';
 import type { HttpResponse } from '../http/response.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
-import { isAbortSignal } from './options.js';
-import { isRedirectStatus, nextHop, RedirectError } from './redirect.js';
+import { BODY_SPENT, checkHop, isRedirectStatus, nextHop, RedirectError } from './redirect.js';
+import { isAbortSignal } from './signal.js';
 
 /** Redirects followed before the fetch fails (Fetch §4.4, step "redirect count is 20"). */
 const MAX_REDIRECTS = 20;
@@ -46,7 +47,7 @@ interface Prepared {
   redirect: RedirectMode;
 }
 
-/** @internal What fetch() needs of the agent it runs over. */
+/** @internal What fetch() needs of the agent it runs over; the Agent builds one of these. */
 export interface FetchClient {
   /**
    * One hop: `agent.request()` without redirects, the agent's default headers already merged,
@@ -138,18 +139,21 @@ async function send(
       try {
         hop = nextHop(status, response.headers.get('location'), url, method, headers);
         if (hop !== undefined) {
-          if (request.redirect === 'error') {
-            throw new RedirectError('redirected while redirect is "error"', status);
-          }
-          if (redirects >= MAX_REDIRECTS) {
-            throw new RedirectError(`more than ${MAX_REDIRECTS} redirects`, status);
-          }
-          if (hop.keepBody && request.streamed && body !== null) {
+          const refused = checkHop(
+            hop,
+            status,
+            request.redirect,
+            redirects,
+            MAX_REDIRECTS,
+            request.streamed && body !== null,
+          );
+          if (refused === BODY_SPENT) {
             throw new RedirectError(
               `a streamed body cannot be sent again after a ${status}`,
               status,
             );
           }
+          if (refused !== undefined) throw refused;
         }
       } catch (error) {
         void response.dump();

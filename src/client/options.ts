@@ -20,6 +20,7 @@ import type { AgentOptions, AgentRequestOptions, OriginOptions } from './agent.j
 import type { AcquireOptions, PoolOptions, RequestOptions } from './connection-pool.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 import type { RetryOptions } from './retry-policy.js';
+import { isAbortSignal } from './signal.js';
 
 /** Checks one option's value (never undefined); throws InvalidArgumentError naming it. */
 type Check = (value: unknown, name: string, where: string) => void;
@@ -110,17 +111,6 @@ function oneOf(...allowed: string[]): Check {
       refuse(where, name, `one of ${what}`, quoted(value));
     }
   };
-}
-
-/** True for an AbortSignal, judged by shape (see the module comment). */
-export function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function'
-  );
 }
 
 const signal: Check = (value, name, where) => {

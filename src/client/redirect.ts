@@ -100,3 +100,34 @@ export function nextHop(
   }
   return { url, method: nextMethod, headers: next, keepBody };
 }
+
+/** What {@link checkHop} says of a hop that would send again a body that is gone. */
+export const BODY_SPENT = 'body-spent';
+
+/**
+ * The rules a redirect chain applies to a hop {@link nextHop} found, the same for
+ * `agent.request()` and `fetch()`, in this order:
+ * - under `redirect: 'error'` any redirect is a {@link RedirectError};
+ * - once `redirects` (followed so far) has reached `maxRedirections`, so is the next one;
+ * - a hop that keeps the body when the body cannot be sent again (`bodySpent`: a stream,
+ *   already read) is {@link BODY_SPENT}, which each client answers its own way: the Agent
+ *   returns the redirect itself, fetch() fails, as the Fetch standard says (§4.4, step 11).
+ *
+ * Returns undefined when the hop may be taken. Refusals are returned, not thrown: what the
+ * caller does with the redirect's own body first is its business.
+ */
+export function checkHop(
+  hop: RedirectHop,
+  status: number,
+  mode: 'follow' | 'error',
+  redirects: number,
+  maxRedirections: number,
+  bodySpent: boolean,
+): RedirectError | typeof BODY_SPENT | undefined {
+  if (mode === 'error') return new RedirectError('redirected while redirect is "error"', status);
+  if (redirects >= maxRedirections) {
+    return new RedirectError(`more than ${maxRedirections} redirects`, status);
+  }
+  if (hop.keepBody && bodySpent) return BODY_SPENT;
+  return undefined;
+}
