@@ -1,6 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import type { Clock } from '../clock.js';
+import { type Clock, systemClock } from '../clock.js';
 import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
 import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http/deadline.js';
 import type { HeaderPairs } from '../http/header-pairs.js';
@@ -15,6 +15,7 @@ import { openSocket } from './connector.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import { channels, debug } from './diagnostics.js';
 import { DurationRecorder, type DurationSummary } from './histogram.js';
+import { type Leased, LeaseState, Leases } from './lease.js';
 import {
   checkAcquireOptions,
   checkCloseTimeout,
@@ -71,7 +72,7 @@ export interface PoolOptions {
    * the stack costs a few microseconds per acquire.
    */
   leakDetectionTimeout?: number;
-  /** Time source for idle expiry; tests pass a fake one. */
+  /** Time source for idle expiry and the leak detector's timer; tests pass a fake one. */
   clock?: Clock;
   /**
    * A forward proxy for every connection of this pool: a URL (`http://user:pass@proxy:3128`)
@@ -169,32 +170,41 @@ export interface PoolInternals {
   budget?: Semaphore | undefined;
 }
 
-/** A pooled connection and what the pool knows about it. */
-class Slot {
+/**
+ * A pooled connection and what the pool knows about it: the connection's own life, the lease
+ * it is in (see lease.ts), and the exchange in progress.
+ */
+class Slot implements Leased {
   connection!: Http1Connection;
-  /** When the current lease began (performance.now() ms); NaN while not leased. */
-  leasedAt = Number.NaN;
-  /** Counts leases, so a finalizer can tell whether the lease it watched is still the current one. */
-  leaseId = 0;
-  /** Where the current lease was acquired, when leak detection is on. */
-  acquiredAt: Error | undefined;
-  /** Fires the leak warning for the current lease, when leak detection is on. */
-  leakTimer: NodeJS.Timeout | undefined;
   /** Requests sent on this connection. */
   requests = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
   retireAt: number;
-  /** The exchange in progress, for diagnostics (only while someone listens): method, path, start time. */
-  exchange: { method: string; path: string; startedAt: number } | undefined;
-  /** The lease ended while an exchange was running: put the connection back when it ends. */
-  returnWhenDone = false;
   /** Clock time the connection was last put back to wait idle (NaN before). */
   idleSince = Number.NaN;
   /** The pool is closing it: a close the server did not start. */
   closing = false;
 
+  /** The lease it is in: one object for all its leases. */
+  readonly lease = new LeaseState();
+
+  /** The exchange in progress, for diagnostics (only while someone listens): method, path, start time. */
+  exchange: { method: string; path: string; startedAt: number } | undefined;
+  /** The lease ended while an exchange was running: put the connection back when it ends. */
+  returnWhenDone = false;
+
   constructor(retireAt: number) {
     this.retireAt = retireAt;
+  }
+
+  /** When the current lease began (performance.now() ms); NaN while not leased. */
+  get leasedAt(): number {
+    return this.lease.startedAt;
+  }
+
+  /** Where the current lease was acquired, when leak detection is on. */
+  get acquiredAt(): Error | undefined {
+    return this.lease.acquiredAt;
   }
 }
 
@@ -245,14 +255,9 @@ export class ConnectionPool implements AsyncDisposable {
   readonly #isOpening = (): boolean => this.#opening > 0;
   #replayed = 0;
   #reused = 0;
-  #leaks = 0;
-  readonly #waitTime = new DurationRecorder();
-  readonly #leaseTime = new DurationRecorder();
   readonly #connectTime = new DurationRecorder();
-  /** Leases that became garbage while still leased: their connection is closed and its slot freed. */
-  readonly #abandoned = new FinalizationRegistry<{ slot: Slot; leaseId: number }>((held) =>
-    this.#onAbandoned(held.slot, held.leaseId),
-  );
+  /** Lease timing and the leak detector. */
+  readonly #leases: Leases<Slot>;
 
   /**
    * @param origin `http://host[:port]` or `https://host[:port]`
@@ -272,6 +277,12 @@ export class ConnectionPool implements AsyncDisposable {
     this.#maxDecoded = options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock;
     this.#budget = internals.budget;
+    this.#leases = new Leases<Slot>({
+      origin: this.origin,
+      leakDetectionTimeout: options.leakDetectionTimeout,
+      clock: options.clock ?? systemClock,
+      onAbandoned: (slot) => this.#onAbandoned(slot),
+    });
     const { proxy } = options;
     this.#proxy =
       proxy === undefined || typeof proxy === 'string' || proxy instanceof URL
@@ -406,37 +417,16 @@ export class ConnectionPool implements AsyncDisposable {
   #lend(slot: Slot, waitStarted: number): Slot {
     // Until the lease ends, its requests and bodies are promises someone waits on.
     slot.connection.ref();
-    const now = performance.now();
-    this.#waitTime.record(now - waitStarted);
-    slot.leasedAt = now;
-    slot.leaseId++;
-    slot.acquiredAt = undefined;
-    const timeout = this.#options.leakDetectionTimeout;
-    if (timeout !== undefined && Number.isFinite(timeout)) {
-      const acquiredAt = new Error('acquired here');
-      slot.acquiredAt = acquiredAt;
-      slot.leakTimer = setTimeout(() => {
-        slot.leakTimer = undefined;
-        this.#warnLeak(`has been leased for more than ${timeout} ms`, acquiredAt);
-      }, timeout);
-      slot.leakTimer.unref();
-    }
+    this.#leases.begin(slot.lease, waitStarted);
     return slot;
   }
 
   #warnLeak(what: string, acquiredAt: Error | undefined): void {
-    this.#leaks++;
-    const where = acquiredAt?.stack ?? 'set leakDetectionTimeout to see where it was acquired';
-    process.emitWarning(
-      `a connection to ${this.origin} ${what} (read or dump every response body, ` +
-        `release every acquired connection); ${where}`,
-      { type: 'HttpoolLeakWarning', code: 'HTTPOOL_LEAK' },
-    );
+    this.#leases.warn(what, acquiredAt);
   }
 
-  /** A lease was garbage-collected without being released: close its connection, free the slot. */
-  #onAbandoned(slot: Slot, leaseId: number): void {
-    if (slot.leaseId !== leaseId || Number.isNaN(slot.leasedAt)) return;
+  /** A lease from acquire() was garbage-collected while current: close its connection, free the slot. */
+  #onAbandoned(slot: Slot): void {
     // Released already, its unread body draining: the connection comes home by itself.
     if (slot.returnWhenDone) return;
     this.#warnLeak('was garbage-collected without being released', slot.acquiredAt);
@@ -445,13 +435,7 @@ export class ConnectionPool implements AsyncDisposable {
 
   /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
   #endLease(slot: Slot, now = performance.now()): void {
-    if (Number.isNaN(slot.leasedAt)) return;
-    this.#leaseTime.record(now - slot.leasedAt);
-    slot.leasedAt = Number.NaN;
-    if (slot.leakTimer !== undefined) {
-      clearTimeout(slot.leakTimer);
-      slot.leakTimer = undefined;
-    }
+    this.#leases.end(slot.lease, now);
   }
 
   /**
@@ -475,7 +459,7 @@ export class ConnectionPool implements AsyncDisposable {
     const started = performance.now();
     const slot = this.#lend(await this.#pool.acquire(options), started);
     const lease = new PooledConnection(this, slot);
-    this.#abandoned.register(lease, { slot, leaseId: slot.leaseId });
+    this.#leases.watch(lease, slot);
     return lease;
   }
 
@@ -795,10 +779,10 @@ export class ConnectionPool implements AsyncDisposable {
       connectFailed: s.createFailed,
       acquireTimeouts: s.timedOut,
       reused: this.#reused,
-      leaks: this.#leaks,
+      leaks: this.#leases.leaks,
       learnedIdleTimeout: this.#learnedIdleTimeout,
-      waitTime: this.#waitTime.summary(),
-      leaseTime: this.#leaseTime.summary(),
+      waitTime: this.#leases.waitTime.summary(),
+      leaseTime: this.#leases.leaseTime.summary(),
       connectTime: this.#connectTime.summary(),
     };
   }
