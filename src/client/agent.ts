@@ -8,23 +8,22 @@ import type { HttpResponse } from '../http/response.js';
 import { hasIdempotencyKey, isReplayableBody } from '../http/semantics.js';
 import { standardMethod } from '../http1/serializer.js';
 import { Semaphore } from '../pool/semaphore.js';
+import { closeWithin } from './closing.js';
 import {
   type CloseOptions,
   ConnectionPool,
-  closeTimedOut,
   type PoolOptions,
   type RequestOptions,
-  withDeadline,
 } from './connection-pool.js';
 import { type FetchClient, type FetchInit, fetchThrough } from './fetch.js';
 import {
   checkAgentOptions,
   checkAgentRequestOptions,
-  checkCloseTimeout,
   checkOriginOptions,
+  resolveProxy,
 } from './options.js';
 import { parseOrigin } from './origin.js';
-import { type ProxyConfig, parseProxy, proxyForUrl } from './proxy.js';
+import { type ProxyConfig, proxyForUrl } from './proxy.js';
 import { BODY_SPENT, checkHop, isRedirectStatus, nextHop } from './redirect.js';
 import { PoolRegistry } from './registry.js';
 import { defaultHeaderPairs, requestContent, withQuery } from './request-options.js';
@@ -156,12 +155,7 @@ export class Agent implements AsyncDisposable {
     this.#perOrigin = perOrigin;
     this.#options = options;
     this.#poolOptions = poolOptions;
-    this.#proxy =
-      proxy === undefined || proxy === 'env'
-        ? proxy
-        : typeof proxy === 'string' || proxy instanceof URL
-          ? parseProxy(proxy)
-          : proxy;
+    this.#proxy = proxy === 'env' ? proxy : resolveProxy(proxy);
     this.#retry = retry === undefined ? undefined : resolveRetryPolicy(retry);
     this.#pools = new PoolRegistry({
       maxOrigins: maxOrigins ?? Number.POSITIVE_INFINITY,
@@ -490,12 +484,14 @@ export class Agent implements AsyncDisposable {
    * @throws InvalidArgumentError (as a rejection) for a negative or non-number `timeout`
    */
   async close(options?: CloseOptions): Promise<void> {
-    const timeout = options?.timeout;
-    checkCloseTimeout(timeout);
-    this.#closed = true;
-    const closed = this.#pools.closeAll();
-    if (timeout === undefined) return closed;
-    await withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
+    return closeWithin(
+      options?.timeout,
+      () => {
+        this.#closed = true;
+        return this.#pools.closeAll();
+      },
+      (reason) => this.destroy(reason),
+    );
   }
 
   /**

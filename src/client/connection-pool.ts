@@ -1,9 +1,15 @@
+/**
+ * The pool for one origin: the policy (what to reuse, when to retire, what to replay) and the
+ * wiring between the generic pool below, the HTTP/1 connections and the jobs kept apart:
+ * leases and the leak detector (lease.ts), diagnostics (diagnostics.ts), option checks
+ * (options.ts) and closing with a deadline (closing.ts).
+ */
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidArgumentError, locateError, PoolClosedError, SocketError } from '../errors.js';
-import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http/deadline.js';
-import type { HeaderPairs } from '../http/header-pairs.js';
+import { InvalidArgumentError, locateError, SocketError } from '../errors.js';
+import { type RequestDeadline, underDeadline } from '../http/deadline.js';
+import { type HeaderPairs, headerEntries } from '../http/header-pairs.js';
 import type { ExchangeOptions, HeadersInput } from '../http/options.js';
 import type { HttpResponse } from '../http/response.js';
 import { Http1Connection } from '../http1/connection.js';
@@ -11,20 +17,30 @@ import type { ParserLimits } from '../http1/limits.js';
 import { standardMethod } from '../http1/serializer.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
+import { closeWithin } from './closing.js';
 import { openSocket } from './connector.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
-import { channels, debug } from './diagnostics.js';
+import {
+  channels,
+  connectionClosed,
+  debug,
+  type ExchangeTrace,
+  idleCloseLearned,
+  requestEnded,
+  requestStarted,
+  tracingRequests,
+} from './diagnostics.js';
 import { DurationRecorder, type DurationSummary } from './histogram.js';
 import { type Leased, LeaseState, Leases } from './lease.js';
 import {
   checkAcquireOptions,
-  checkCloseTimeout,
   checkPoolOptions,
   checkRequestOptions,
+  resolveProxy,
 } from './options.js';
 import { type Origin, parseOrigin } from './origin.js';
 import { PooledConnection } from './pooled-connection.js';
-import { absoluteTarget, type ProxyConfig, parseProxy } from './proxy.js';
+import { absoluteTarget, type ProxyConfig } from './proxy.js';
 import { canReplay } from './replay.js';
 import {
   type ConnectionRequestOptions,
@@ -188,8 +204,8 @@ class Slot implements Leased {
   /** The lease it is in: one object for all its leases. */
   readonly lease = new LeaseState();
 
-  /** The exchange in progress, for diagnostics (only while someone listens): method, path, start time. */
-  exchange: { method: string; path: string; startedAt: number } | undefined;
+  /** The exchange in progress, for diagnostics (only while someone listens). */
+  exchange: ExchangeTrace | undefined;
   /** The lease ended while an exchange was running: put the connection back when it ends. */
   returnWhenDone = false;
 
@@ -283,13 +299,7 @@ export class ConnectionPool implements AsyncDisposable {
       clock: options.clock ?? systemClock,
       onAbandoned: (slot) => this.#onAbandoned(slot),
     });
-    const { proxy } = options;
-    this.#proxy =
-      proxy === undefined || typeof proxy === 'string' || proxy instanceof URL
-        ? proxy === undefined
-          ? undefined
-          : parseProxy(proxy)
-        : proxy;
+    this.#proxy = resolveProxy(options.proxy);
     // Through a tunnel (https:) the proxy leaves the conversation after CONNECT, so its
     // credentials go on the CONNECT only; a plain http: request is addressed to the proxy.
     this.#forwarded = this.#proxy !== undefined && this.#target.protocol === 'http:';
@@ -388,16 +398,7 @@ export class ConnectionPool implements AsyncDisposable {
     this.#endLease(slot);
     slot.connection.destroy();
     this.#budget?.release();
-    const localPort = slot.connection.localPort;
-    debug('%s: connection %s closed (%s)', this.origin, localPort, reason);
-    if (channels.connectionClose.hasSubscribers) {
-      channels.connectionClose.publish({
-        origin: this.origin,
-        localPort,
-        reason,
-        requests: slot.requests,
-      });
-    }
+    connectionClosed(this.origin, slot.connection.localPort, reason, slot.requests);
     return slot.connection.closed;
   }
 
@@ -576,20 +577,7 @@ export class ConnectionPool implements AsyncDisposable {
     const path = absoluteTarget(this.#target, options.path ?? '/');
     const authorization = this.#proxy?.authorization;
     if (authorization === undefined) return { ...options, path };
-    const pairs: Array<readonly [string, string | number]> = [];
-    const { headers } = options;
-    if (headers !== undefined) {
-      if (Symbol.iterator in headers) {
-        for (const pair of headers as Iterable<readonly [string, string | number]>)
-          pairs.push(pair);
-      } else {
-        for (const [name, value] of Object.entries(headers)) {
-          if (value === undefined || value === null) continue;
-          if (Array.isArray(value)) for (const item of value) pairs.push([name, item]);
-          else pairs.push([name, value as string | number]);
-        }
-      }
-    }
+    const pairs = headerEntries(options.headers);
     if (!pairs.some(([name]) => name.toLowerCase() === 'proxy-authorization')) {
       pairs.push(['proxy-authorization', authorization]);
     }
@@ -649,19 +637,7 @@ export class ConnectionPool implements AsyncDisposable {
       this.#requests++;
       if (reused) this.#reused++;
       slot.requests++;
-      if (
-        channels.requestStart.hasSubscribers ||
-        channels.requestEnd.hasSubscribers ||
-        channels.requestError.hasSubscribers ||
-        debug.enabled
-      ) {
-        const method = standardMethod(options.method);
-        const path = options.path ?? '/';
-        slot.exchange = { method, path, startedAt: performance.now() };
-        if (channels.requestStart.hasSubscribers) {
-          channels.requestStart.publish({ origin: this.origin, method, path, reused });
-        }
-      }
+      if (tracingRequests()) slot.exchange = requestStarted(this.origin, options, reused);
     }
     if (!decompress) return pending;
     const method = standardMethod(options.method);
@@ -677,26 +653,8 @@ export class ConnectionPool implements AsyncDisposable {
     this.#putBack(slot);
   }
 
-  #publishEnd(slot: Slot, exchange: NonNullable<Slot['exchange']>, error: Error | undefined): void {
-    if (error !== undefined) {
-      debug('%s: %s %s failed: %s', this.origin, exchange.method, exchange.path, error.message);
-      if (channels.requestError.hasSubscribers) {
-        channels.requestError.publish({
-          origin: this.origin,
-          method: exchange.method,
-          path: exchange.path,
-          error,
-        });
-      }
-    } else if (channels.requestEnd.hasSubscribers) {
-      channels.requestEnd.publish({
-        origin: this.origin,
-        method: exchange.method,
-        path: exchange.path,
-        status: slot.connection.lastStatus,
-        durationMs: performance.now() - exchange.startedAt,
-      });
-    }
+  #publishEnd(slot: Slot, exchange: ExchangeTrace, error: Error | undefined): void {
+    requestEnded(this.origin, exchange, slot.connection.lastStatus, error);
   }
 
   /** @internal LeaseOwner: the lease ended */
@@ -734,7 +692,7 @@ export class ConnectionPool implements AsyncDisposable {
     const keep = idleFor * IDLE_CLOSE_MARGIN;
     if (this.#learnedIdleTimeout === undefined || keep < this.#learnedIdleTimeout) {
       this.#learnedIdleTimeout = keep;
-      debug('%s: server closed a connection idle for %s ms', this.origin, idleFor.toFixed(0));
+      idleCloseLearned(this.origin, idleFor);
     }
   }
 
@@ -797,15 +755,15 @@ export class ConnectionPool implements AsyncDisposable {
    * @throws InvalidArgumentError (as a rejection) for a negative or non-number `timeout`
    */
   close(options?: CloseOptions): Promise<void> {
-    const timeout = options?.timeout;
     try {
-      checkCloseTimeout(timeout);
+      return closeWithin(
+        options?.timeout,
+        () => this.#pool.close(),
+        (reason) => this.destroy(reason),
+      );
     } catch (error) {
       return Promise.reject(error);
     }
-    const closed = this.#pool.close();
-    if (timeout === undefined) return closed;
-    return withDeadline(closed, timeout, () => this.destroy(closeTimedOut(timeout)));
   }
 
   /** Closes everything now, failing requests in progress. Resolves when all sockets are closed. */
@@ -826,28 +784,4 @@ export interface CloseOptions {
    * is still in progress. Default: wait as long as it takes.
    */
   timeout?: number | undefined;
-}
-
-/**
- * @internal Resolves with `closed`, calling `force()` first if it has not settled after `ms`. A deadline
- * longer than a timer can hold (`Infinity` included) is no deadline.
- */
-export function withDeadline(
-  closed: Promise<void>,
-  ms: number,
-  force: () => Promise<void>,
-): Promise<void> {
-  if (ms > MAX_TIMER_MS) return closed;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      void force().then(resolve, resolve);
-    }, ms);
-  });
-  return Promise.race([closed, deadline]).finally(() => clearTimeout(timer));
-}
-
-/** @internal The reason busy connections are destroyed with when a close runs out of time. */
-export function closeTimedOut(ms: number): Error {
-  return new PoolClosedError(`close() ran out of time after ${ms} ms; busy connections destroyed`);
 }

@@ -4,6 +4,8 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { debuglog } from 'node:util';
+import type { ExchangeOptions } from '../http/options.js';
+import { standardMethod } from '../http1/serializer.js';
 
 /**
  * `httpool:connection:open`, with {@link ConnectionOpenMessage}: a connection was opened.
@@ -73,3 +75,92 @@ export interface RequestErrorMessage {
 
 /** Logs through `NODE_DEBUG=httpool`. */
 export const debug = debuglog('httpool');
+
+/** The exchange in progress on a connection, kept from its start event for its end event. */
+export interface ExchangeTrace {
+  readonly method: string;
+  readonly path: string;
+  /** performance.now() ms when it started. */
+  readonly startedAt: number;
+}
+
+/**
+ * True when anyone listens to the request channels, or `NODE_DEBUG=httpool` is on: only then
+ * is an exchange traced. A few property reads, so it can run on every request.
+ */
+export function tracingRequests(): boolean {
+  return (
+    channels.requestStart.hasSubscribers ||
+    channels.requestEnd.hasSubscribers ||
+    channels.requestError.hasSubscribers ||
+    debug.enabled
+  );
+}
+
+/**
+ * A request was handed to a connection of the pool for `origin` (`reused`: one that had
+ * carried a request before): publishes `httpool:request:start`, and returns the trace its end
+ * is published with. Call it only when {@link tracingRequests}.
+ */
+export function requestStarted(
+  origin: string,
+  options: ExchangeOptions,
+  reused: boolean,
+): ExchangeTrace {
+  const method = standardMethod(options.method);
+  const path = options.path ?? '/';
+  if (channels.requestStart.hasSubscribers) {
+    channels.requestStart.publish({ origin, method, path, reused } satisfies RequestStartMessage);
+  }
+  return { method, path, startedAt: performance.now() };
+}
+
+/**
+ * The exchange `trace` stands for ended: with `error`, logged and published on
+ * `httpool:request:error`; else published on `httpool:request:end` with the response's `status`.
+ */
+export function requestEnded(
+  origin: string,
+  trace: ExchangeTrace,
+  status: number,
+  error: Error | undefined,
+): void {
+  const { method, path } = trace;
+  if (error !== undefined) {
+    debug('%s: %s %s failed: %s', origin, method, path, error.message);
+    if (channels.requestError.hasSubscribers) {
+      channels.requestError.publish({ origin, method, path, error } satisfies RequestErrorMessage);
+    }
+  } else if (channels.requestEnd.hasSubscribers) {
+    channels.requestEnd.publish({
+      origin,
+      method,
+      path,
+      status,
+      durationMs: performance.now() - trace.startedAt,
+    } satisfies RequestEndMessage);
+  }
+}
+
+/** A connection of the pool for `origin` was closed: logged, and published on `httpool:connection:close`. */
+export function connectionClosed(
+  origin: string,
+  localPort: number | undefined,
+  reason: string,
+  requests: number,
+): void {
+  debug('%s: connection %s closed (%s)', origin, localPort, reason);
+  if (channels.connectionClose.hasSubscribers) {
+    channels.connectionClose.publish({
+      origin,
+      localPort,
+      reason,
+      requests,
+    } satisfies ConnectionCloseMessage);
+  }
+}
+
+/** The pool for `origin` learned from a server's close that it keeps idle connections less than `idleForMs`. */
+export function idleCloseLearned(origin: string, idleForMs: number): void {
+  debug('%s: server closed a connection idle for %s ms', origin, idleForMs.toFixed(0));
+}

@@ -18,6 +18,7 @@ import { MAX_TIMER_MS } from '../http/deadline.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { AgentOptions, AgentRequestOptions, OriginOptions } from './agent.js';
 import type { AcquireOptions, PoolOptions, RequestOptions } from './connection-pool.js';
+import { type ProxyConfig, parseProxy } from './proxy.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 import type { RetryOptions } from './retry-policy.js';
 import { isAbortSignal } from './signal.js';
@@ -500,9 +501,22 @@ function checkCombinations(options: PoolOptions | AgentOptions): void {
 }
 
 /** @throws InvalidArgumentError unless `timeout` is undefined, a number >= 0, or Infinity */
-export function checkCloseTimeout(timeout: unknown): void {
+export function checkCloseTimeout(timeout: unknown): asserts timeout is number | undefined {
   if (timeout === undefined) return;
   if (typeof timeout !== 'number' || Number.isNaN(timeout) || timeout < 0) {
     throw new InvalidArgumentError('close timeout must be a non-negative number of ms');
   }
+}
+
+/**
+ * A `proxy` option (checked by kind already) as the pool takes it: a URL parsed, a
+ * {@link ProxyConfig} as it is, undefined for none.
+ *
+ * @throws ProxyError or InvalidArgumentError for a URL that is not a usable proxy
+ */
+export function resolveProxy(
+  proxy: string | URL | ProxyConfig | undefined,
+): ProxyConfig | undefined {
+  if (proxy === undefined) return undefined;
+  return typeof proxy === 'string' || proxy instanceof URL ? parseProxy(proxy) : proxy;
 }

@@ -5,19 +5,41 @@ export type HeaderPairs = Array<[string, string]>;
 
 /** Flattens any accepted headers input into ordered `[name, value]` pairs (values as strings). */
 export function toHeaderPairs(headers: HeadersInput | undefined): HeaderPairs {
-  const pairs: HeaderPairs = [];
+  return flatten(headers, String);
+}
+
+/**
+ * Flattens headers as {@link toHeaderPairs} does, but with the values as given (a number stays
+ * a number, nothing is checked), for a caller that only adds a field and leaves the checks to
+ * the serializer.
+ */
+export function headerEntries(headers: HeadersInput | undefined): Array<[string, string | number]> {
+  return flatten(headers, asGiven);
+}
+
+const asGiven = (value: unknown) => value as string | number;
+
+/**
+ * The pairs of an iterable as they come; an object's fields in key order, arrays spread and
+ * `undefined` or `null` fields left out; each value passed through `value`.
+ */
+function flatten<V>(
+  headers: HeadersInput | undefined,
+  value: (raw: unknown) => V,
+): Array<[string, V]> {
+  const pairs: Array<[string, V]> = [];
   if (headers === undefined || headers === null) return pairs;
   if (Symbol.iterator in headers) {
-    for (const [name, value] of headers as Iterable<readonly [string, string | number]>) {
-      pairs.push([name, String(value)]);
+    for (const [name, raw] of headers as Iterable<readonly [string, unknown]>) {
+      pairs.push([name, value(raw)]);
     }
     return pairs;
   }
   for (const name of Object.keys(headers)) {
-    const value = (headers as Record<string, unknown>)[name];
-    if (value === undefined || value === null) continue;
-    if (Array.isArray(value)) for (const item of value) pairs.push([name, String(item)]);
-    else pairs.push([name, String(value)]);
+    const raw = (headers as Record<string, unknown>)[name];
+    if (raw === undefined || raw === null) continue;
+    if (Array.isArray(raw)) for (const item of raw) pairs.push([name, value(item)]);
+    else pairs.push([name, value(raw)]);
   }
   return pairs;
 }
