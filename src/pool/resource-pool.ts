@@ -2,7 +2,8 @@
  * A generic, bounded resource pool: an MRU idle stack with lazy expiry, a FIFO of
  * waiters, creation counted toward `maxSize` while in flight, one eviction timer, and
  * graceful or forced shutdown. It knows nothing of what a resource is; the client layer
- * plugs HTTP connections in through `create` / `destroy` / `isHealthy`.
+ * plugs HTTP connections in through `create` / `destroy` / `isHealthy`. By default a
+ * resource has one holder at a time; with `capacity` it is shared by several (HTTP/2).
  */
 
 import { setMaxListeners } from 'node:events';
@@ -18,6 +19,7 @@ import {
 } from '../errors.js';
 import { planEviction } from './eviction.js';
 import { type IdleEntry, IdleStack } from './idle-stack.js';
+import { RoomStack, readCapacity, type Share } from './sharing.js';
 import { WaiterQueue } from './waiter-queue.js';
 
 /** Why the pool destroyed a resource; passed to {@link ResourcePoolOptions.destroy}. */
@@ -59,6 +61,33 @@ export interface ResourcePoolOptions<R> {
   maxWaiting?: number;
   /** Time source; default {@link systemClock}. */
   clock?: Clock;
+  /**
+   * How many holders `resource` may carry at once right now (an HTTP/2 session: the peer's
+   * MAX_CONCURRENT_STREAMS). Without it, every resource has one holder at a time and the pool
+   * never calls anything of what follows.
+   *
+   * With it, an acquire is served by a held resource with room first (the one that most
+   * recently gained room: one fills up before the next is shared, so the others drain and
+   * age out), then by an idle one, then by a new one; `maxSize` still counts resources. A
+   * resource goes idle only when its last holder releases it, and a holder's verdict that it
+   * is done for (`reusable: false`, a passed `expiresAt`, discard) stops it being lent again
+   * and destroys it when its last holder leaves, never under the others.
+   *
+   * Read when a resource is created, when it is taken from the idle stack, and on
+   * {@link ResourcePool.capacityChanged}; the last answer holds in between. Anything but a
+   * number >= 1 (a throw, NaN, a negative) is 0, "lend no more now": the resource is not
+   * destroyed, its holders keep it, and once unheld it waits on the idle stack (keeping its
+   * slot) until its capacity rises, it expires or it is evicted. A new resource whose
+   * capacity is 0 goes idle too, and the acquire its create was started for is rejected with
+   * InvalidStateError, so that resources that never take a holder cannot make the pool
+   * create without end.
+   *
+   * Creation is single-flight once a resource has been made: a create in flight is counted
+   * as serving as many waiters as the last new resource's capacity, so a burst of acquires
+   * on an empty pool waits for one create instead of starting one each. A failed create
+   * turns this off (one create per waiter) until a create succeeds again.
+   */
+  capacity?: (resource: R) => number;
 }
 
 /** Options of one {@link ResourcePool.acquire}. */
@@ -94,6 +123,7 @@ export interface ResourcePoolStats {
   /** connecting + idle + leased; never above maxSize. */
   open: number;
   idle: number;
+  /** Resources with at least one holder. */
   leased: number;
   connecting: number;
   /** Acquires waiting for a resource. */
@@ -108,6 +138,11 @@ export interface ResourcePoolStats {
   acquired: number;
   /** Acquires that ended with AcquireTimeoutError, ever. */
   timedOut: number;
+  /**
+   * Only with {@link ResourcePoolOptions.capacity} (absent otherwise, where it would always
+   * equal `leased`): acquires holding a resource now, summed over the leased resources.
+   */
+  holders?: number;
 }
 
 /** One pending acquire. Settled exactly once, by whoever gets there first. */
@@ -171,6 +206,9 @@ interface CreateTicket<R> {
 
 type State = 'open' | 'closing' | 'destroyed';
 
+/** Room on a shared resource goes to waiters that may take a used one: not fresh ones. */
+const takesUsed = (waiter: { fresh: boolean }): boolean => !waiter.fresh;
+
 /** Checks an optional numeric option: a number `>= min` (or `> min` if strict), `Infinity` allowed. */
 function checkNumber(
   name: string,
@@ -210,10 +248,24 @@ export class ResourcePool<R> {
   readonly #idleTimeout: number;
   readonly #maxWaiting: number;
   readonly #clock: Clock;
+  /** {@link ResourcePoolOptions.capacity}; undefined when every resource has one holder. */
+  readonly #capacity: ((resource: R) => number) | undefined;
 
   #state: State = 'open';
   readonly #idle = new IdleStack<R>();
+  /** Resources with at least one holder. */
   readonly #leased = new Set<R>();
+  /** With `capacity`: the sharing state of each leased resource (same keys as #leased). */
+  readonly #shares = new Map<R, Share<R, CloseReason>>();
+  /** With `capacity`: the leased resources that can take another holder now. */
+  readonly #room = new RoomStack<Share<R, CloseReason>>();
+  /** With `capacity`: holders summed over #shares. */
+  #holders = 0;
+  /**
+   * With `capacity`: how many waiters one create in flight is counted as serving (the last
+   * new resource's capacity, at least 1); back to 1 when a create fails. Always 1 without.
+   */
+  #perCreate = 1;
   /** Leased resources destroyed by destroy(): their late release/discard stays a no-op. Only grows after destroy(). */
   readonly #orphaned = new Set<R>();
   readonly #waiters = new WaiterQueue<Waiter<R>>();
@@ -262,6 +314,9 @@ export class ResourcePool<R> {
     checkNumber('maxSize', options.maxSize, 0, true, true);
     checkNumber('idleTimeout', options.idleTimeout, 0, false, false);
     checkNumber('maxWaiting', options.maxWaiting, 0, false, true);
+    if (options.capacity !== undefined && typeof options.capacity !== 'function') {
+      throw new InvalidArgumentError('capacity must be a function');
+    }
     this.#create = options.create;
     this.#destroy = options.destroy;
     this.#isHealthy = options.isHealthy;
@@ -270,6 +325,7 @@ export class ResourcePool<R> {
     this.#idleTimeout = options.idleTimeout ?? Number.POSITIVE_INFINITY;
     this.#maxWaiting = options.maxWaiting ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
+    this.#capacity = options.capacity;
     // Every create in flight listens on this one signal; many at once is normal, not a leak.
     setMaxListeners(0, this.#abort.signal);
   }
@@ -281,7 +337,7 @@ export class ResourcePool<R> {
 
   /** A snapshot of the pool's state and counters. */
   stats(): ResourcePoolStats {
-    return {
+    const stats: ResourcePoolStats = {
       open: this.#open(),
       idle: this.#idle.size,
       leased: this.#leased.size,
@@ -293,11 +349,15 @@ export class ResourcePool<R> {
       acquired: this.#acquired,
       timedOut: this.#timedOut,
     };
+    if (this.#capacity !== undefined) stats.holders = this.#holders;
+    return stats;
   }
 
   /**
    * Lends a resource: the most recently released healthy idle one, else a new one if
-   * the pool has room, else the next one released (FIFO among waiters).
+   * the pool has room, else the next one released (FIFO among waiters). With
+   * {@link ResourcePoolOptions.capacity}, a held resource with room comes before all of
+   * these, and room freed on one goes to the oldest waiter.
    *
    * Rejects with PoolClosedError after close/destroy, the signal's reason on abort,
    * EmptyPoolError when `blocking: false` and the pool is full, QueueFullError past
@@ -338,6 +398,9 @@ export class ResourcePool<R> {
         if (this.#idle.size === 0) this.#cancelEviction();
         this.#destroyResource(oldest.resource, 'not-reusable');
       }
+    } else if (this.#capacity !== undefined) {
+      const shared = this.#takeShared(this.#capacity);
+      if (shared !== undefined) return Promise.resolve(shared);
     } else {
       const entry = this.#takeIdle();
       if (entry !== undefined) {
@@ -378,16 +441,23 @@ export class ResourcePool<R> {
         }
       }, timeout);
     }
-    if (canCreate) this.#startCreate(waiter);
+    // Single-flight (capacity only): no create of its own for a waiter that the creates
+    // in flight are counted as serving already. A fresh waiter needs a resource to itself.
+    if (canCreate && (this.#perCreate === 1 || fresh || this.#waiters.size > this.#covered())) {
+      this.#startCreate(waiter);
+    }
     return waiter.promise;
   }
 
   /**
    * Lends a healthy idle resource at once, or returns undefined: never waits, never creates.
    * The fast path of {@link acquire} for callers that can skip a promise when one is idle.
+   * With {@link ResourcePoolOptions.capacity} it shares a held resource with room first,
+   * as acquire does.
    */
   tryAcquireIdle(): R | undefined {
     if (this.#state !== 'open') return undefined;
+    if (this.#capacity !== undefined) return this.#takeShared(this.#capacity);
     const entry = this.#takeIdle();
     if (entry === undefined) return undefined;
     this.#lend(entry.resource);
@@ -398,6 +468,11 @@ export class ResourcePool<R> {
    * Takes back a leased resource: it goes straight to the oldest waiter, else onto the
    * idle stack; it is destroyed instead if not reusable, past `expiresAt`, or the pool is
    * closing. A no-op for a resource that destroy() already destroyed.
+   *
+   * With {@link ResourcePoolOptions.capacity} it ends one hold. While others hold the
+   * resource, the room goes to the oldest waiter that may take it, and `reusable: false` or
+   * a passed `expiresAt` only stops it being lent again (for good): it is destroyed, with
+   * that reason, when its last holder leaves. The rules above apply as the last one does.
    *
    * @throws InvalidStateError if `resource` is not currently leased.
    * @throws InvalidArgumentError if `expiresAt` is not a number.
@@ -418,6 +493,10 @@ export class ResourcePool<R> {
   releaseWith(resource: R, reusable: boolean, expiresAt: number): void {
     if (typeof expiresAt !== 'number' || Number.isNaN(expiresAt)) {
       throw new InvalidArgumentError(`expiresAt must be a number, got ${String(expiresAt)}`);
+    }
+    if (this.#capacity !== undefined) {
+      this.#endHold(resource, 'release', reusable ? undefined : 'not-reusable', expiresAt);
+      return;
     }
     if (!this.#unlend(resource, 'release')) return;
     // The clock is read only when something can expire: now for `expiresAt`, and later, for
@@ -483,7 +562,9 @@ export class ResourcePool<R> {
   /**
    * Destroys an idle resource now (its owner learned it is dead: the peer closed it) instead
    * of waiting for the next checkout to find it unhealthy. Returns false when the resource
-   * is not idle in this pool.
+   * is not idle in this pool. A held resource, shared or not, is left alone: to stop lending
+   * a shared one, report a capacity of 0 ({@link capacityChanged}) or let a holder release
+   * it with `reusable: false`.
    */
   evict(resource: R): boolean {
     const entry = this.#idle.entries.find((e) => e.resource === resource);
@@ -499,18 +580,78 @@ export class ResourcePool<R> {
    * Destroys a leased resource ('discarded') instead of taking it back, and hands its
    * slot to a waiter. A no-op for a resource that destroy() already destroyed.
    *
+   * With {@link ResourcePoolOptions.capacity} it ends one hold and stops the resource being
+   * lent again; it is destroyed when its last holder leaves, never under the others (their
+   * work on it may be fine; if not, they will say so as they leave).
+   *
    * @throws InvalidStateError if `resource` is not currently leased.
    */
   discard(resource: R): void {
+    if (this.#capacity !== undefined) {
+      this.#endHold(resource, 'discard', 'discarded', Number.POSITIVE_INFINITY);
+      return;
+    }
     if (!this.#unlend(resource, 'discard')) return;
     this.#destroyResource(resource, this.#state === 'open' ? 'discarded' : 'pool-closed');
     this.#afterSlotFreed();
   }
 
   /**
+   * Re-reads {@link ResourcePoolOptions.capacity} for `resource` (an HTTP/2 peer sent new
+   * SETTINGS) and hands any room it now has to the oldest waiters that may take it. A
+   * capacity at or below the current holders lends no more, and takes nothing away from
+   * them. An idle resource's capacity is read anyway when it is next taken; it is read here
+   * only if waiters could use it now (it was left idle at capacity 0).
+   *
+   * A no-op without `capacity`, once the pool is closed, for a resource that will not be
+   * lent again, and for one the pool no longer has (the news may come after it was destroyed).
+   */
+  capacityChanged(resource: R): void {
+    const capacity = this.#capacity;
+    if (capacity === undefined || this.#state !== 'open') return;
+    const share = this.#shares.get(resource);
+    if (share !== undefined) {
+      if (share.closing !== undefined) return;
+      share.capacity = readCapacity(capacity, resource);
+      if (share.holders < share.capacity) {
+        this.#room.push(share);
+        this.#offerRoom(share);
+      } else {
+        this.#room.remove(share);
+      }
+      return;
+    }
+    if (this.#waiters.find(takesUsed) === undefined) return;
+    const entry = this.#idle.entries.find((e) => e.resource === resource);
+    if (entry === undefined) return;
+    const now = entry.deadline !== Number.POSITIVE_INFINITY ? this.#clock.now() : Number.NaN;
+    const reason: CloseReason | undefined =
+      entry.deadline <= now
+        ? entry.expiresAt <= now
+          ? 'expired'
+          : 'idle-timeout'
+        : this.#healthy(resource)
+          ? undefined
+          : 'unhealthy';
+    const lendable = reason === undefined ? readCapacity(capacity, resource) : 0;
+    if (reason === undefined && lendable < 1) return;
+    this.#idle.remove([entry]);
+    if (this.#idle.size === 0) this.#cancelEviction();
+    if (reason !== undefined) {
+      this.#destroyResource(resource, reason);
+      this.#afterSlotFreed();
+      return;
+    }
+    const waiter = this.#waiters.takeFirst(takesUsed);
+    if (waiter === undefined) throw new Error('internal: the waiter found is gone');
+    this.#offerRoom(this.#deliverShared(waiter, resource, lendable));
+  }
+
+  /**
    * Graceful shutdown: rejects waiters with PoolClosedError and destroys idle resources
-   * now; leased ones are destroyed when they come back, in-flight creates when they
-   * finish. Resolves once every resource is destroyed. Idempotent (same promise).
+   * now; leased ones are destroyed when they come back (a shared one when its last holder
+   * leaves), in-flight creates when they finish. Resolves once every resource is
+   * destroyed. Idempotent (same promise).
    */
   close(): Promise<void> {
     if (this.#drained !== undefined) return this.#drained;
@@ -520,8 +661,9 @@ export class ResourcePool<R> {
   }
 
   /**
-   * Forced shutdown: like close(), but also destroys leased resources now ('pool-destroyed';
-   * their later release/discard is a silent no-op) and aborts in-flight creates through
+   * Forced shutdown: like close(), but also destroys leased resources now, once each however
+   * many hold them ('pool-destroyed'; every holder's later release/discard is a silent
+   * no-op), and aborts in-flight creates through
    * their signal with `reason`. Resolves once every resource is destroyed.
    */
   destroy(reason?: Error): Promise<void> {
@@ -538,6 +680,9 @@ export class ResourcePool<R> {
       this.#destroyResource(resource, 'pool-destroyed');
     }
     this.#leased.clear();
+    this.#shares.clear();
+    this.#room.clear();
+    this.#holders = 0;
     this.#abort.abort(reason ?? error);
     this.#checkDrained();
     return this.#drained ?? Promise.resolve();
@@ -589,6 +734,226 @@ export class ResourcePool<R> {
     if (!waiter.fulfil(resource)) throw new Error('internal: delivered to a settled waiter');
     this.#lend(resource);
   }
+
+  // --- sharing (only with the capacity option) ---------------------------------------
+
+  /** Waiters the creates in flight are counted as serving; with one each, their number. */
+  #covered(): number {
+    const creates = this.#connecting - this.#dedicated;
+    return creates === 0 ? 0 : creates * this.#perCreate;
+  }
+
+  /**
+   * Lends what an acquire takes at once: a held resource with room (unless unhealthy or
+   * past its `expiresAt`: those are never lent again), else a lendable idle one.
+   */
+  #takeShared(capacity: (resource: R) => number): R | undefined {
+    for (let share = this.#room.peek(); share !== undefined; share = this.#room.peek()) {
+      if (this.#pastExpiry(share)) continue;
+      if (!this.#healthy(share.resource)) {
+        this.#retire(share, 'unhealthy');
+        continue;
+      }
+      this.#hold(share);
+      return share.resource;
+    }
+    // As #takeIdle, but an entry whose capacity is 0 stays where it is (parked).
+    let now = Number.NaN;
+    let parked: IdleEntry<R>[] | undefined;
+    let freed = false;
+    let lent: R | undefined;
+    for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
+      if (entry.deadline !== Number.POSITIVE_INFINITY && Number.isNaN(now)) now = this.#clock.now();
+      if (entry.deadline <= now) {
+        this.#destroyResource(entry.resource, entry.expiresAt <= now ? 'expired' : 'idle-timeout');
+        freed = true;
+      } else if (!this.#healthy(entry.resource)) {
+        this.#destroyResource(entry.resource, 'unhealthy');
+        freed = true;
+      } else {
+        const room = readCapacity(capacity, entry.resource);
+        if (room >= 1) {
+          this.#lendShared(entry.resource, room);
+          lent = entry.resource;
+          break;
+        }
+        parked ??= [];
+        parked.push(entry);
+      }
+    }
+    if (parked !== undefined) {
+      for (let i = parked.length - 1; i >= 0; i--) this.#idle.push(parked[i]!);
+    }
+    if (this.#idle.size === 0) this.#cancelEviction();
+    // Waiters can stand beside parked resources: a slot freed under them is theirs.
+    if (freed && this.#waiters.size > 0) this.#pump();
+    return lent;
+  }
+
+  /** A resource with no holders gets its first: a share, on the room stack if it has more room. */
+  #lendShared(resource: R, capacity: number): Share<R, CloseReason> {
+    const share: Share<R, CloseReason> = {
+      resource,
+      holders: 1,
+      capacity,
+      closing: undefined,
+      expiresAt: Number.POSITIVE_INFINITY,
+      stacked: false,
+    };
+    this.#shares.set(resource, share);
+    this.#leased.add(resource);
+    this.#holders++;
+    this.#acquired++;
+    if (capacity > 1) this.#room.push(share);
+    return share;
+  }
+
+  #deliverShared(waiter: Waiter<R>, resource: R, capacity: number): Share<R, CloseReason> {
+    if (!waiter.fulfil(resource)) throw new Error('internal: delivered to a settled waiter');
+    return this.#lendShared(resource, capacity);
+  }
+
+  /** One more holder on a resource with room. */
+  #hold(share: Share<R, CloseReason>): void {
+    share.holders++;
+    this.#holders++;
+    this.#acquired++;
+    if (share.holders >= share.capacity) this.#room.remove(share);
+  }
+
+  /** Never lend `share` again; destroy it for `reason` (unless an earlier one) when its last holder leaves. */
+  #retire(share: Share<R, CloseReason>, reason: CloseReason): void {
+    share.closing ??= reason;
+    this.#room.remove(share);
+  }
+
+  /** Retires a share past its holders' `expiresAt`; the clock is read only if one was given. */
+  #pastExpiry(share: Share<R, CloseReason>): boolean {
+    if (share.expiresAt === Number.POSITIVE_INFINITY || share.expiresAt > this.#clock.now()) {
+      return false;
+    }
+    this.#retire(share, 'expired');
+    return true;
+  }
+
+  /** Lends the room on `share` to the oldest waiters that may take a used resource. */
+  #offerRoom(share: Share<R, CloseReason>): void {
+    while (
+      share.holders < share.capacity &&
+      share.closing === undefined &&
+      this.#waiters.size > 0 &&
+      !this.#pastExpiry(share)
+    ) {
+      const waiter = this.#waiters.takeFirst(takesUsed);
+      if (waiter === undefined) return;
+      if (!waiter.fulfil(share.resource))
+        throw new Error('internal: delivered to a settled waiter');
+      this.#hold(share);
+    }
+  }
+
+  /** release/discard with `capacity`: one hold ends; `verdict` says the holder is done with it for good. */
+  #endHold(resource: R, what: string, verdict: CloseReason | undefined, expiresAt: number): void {
+    const share = this.#shares.get(resource);
+    if (share === undefined) {
+      if (this.#orphaned.has(resource)) return;
+      throw new InvalidStateError(`cannot ${what} a resource that is not leased from this pool`);
+    }
+    share.holders--;
+    this.#holders--;
+    const now = expiresAt !== Number.POSITIVE_INFINITY ? this.#clock.now() : Number.NaN;
+    const reason = verdict ?? (expiresAt <= now ? 'expired' : undefined);
+    if (reason !== undefined) this.#retire(share, reason);
+    else if (expiresAt < share.expiresAt) share.expiresAt = expiresAt;
+    if (share.holders > 0) {
+      if (this.#state === 'open' && share.closing === undefined && share.holders < share.capacity) {
+        this.#room.push(share);
+        this.#offerRoom(share);
+      }
+      return;
+    }
+    this.#shares.delete(resource);
+    this.#leased.delete(resource);
+    this.#room.remove(share);
+    if (this.#state !== 'open') this.#destroyResource(resource, 'pool-closed');
+    else if (share.closing !== undefined) this.#destroyResource(resource, share.closing);
+    else {
+      this.#reuse(share, now);
+      return;
+    }
+    this.#afterSlotFreed();
+  }
+
+  /**
+   * The last holder left a resource that may be lent again: what release does with an
+   * unshared one (to the oldest waiter, or the idle stack), past the earliest `expiresAt`
+   * its holders gave. At capacity 0 it goes idle. `now` is NaN if the clock was not read.
+   */
+  #reuse(share: Share<R, CloseReason>, now: number): void {
+    const resource = share.resource;
+    if (share.expiresAt !== Number.POSITIVE_INFINITY) {
+      if (Number.isNaN(now)) now = this.#clock.now();
+      if (share.expiresAt <= now) {
+        this.#destroyResource(resource, 'expired');
+        this.#afterSlotFreed();
+        return;
+      }
+    }
+    const waiter = share.capacity < 1 ? undefined : this.#nextWaiterForUsed();
+    if (waiter === undefined) {
+      const idleNow = !Number.isNaN(now)
+        ? now
+        : this.#idleTimeout !== Number.POSITIVE_INFINITY
+          ? this.#clock.now()
+          : 0;
+      this.#pushIdle(resource, idleNow, share.expiresAt);
+    } else if (waiter.fresh) {
+      // The slot passes to a new resource made for this waiter.
+      this.#destroyResource(resource, 'not-reusable');
+      this.#startCreate(waiter, true);
+    } else {
+      this.#offerRoom(this.#deliverShared(waiter, resource, share.capacity));
+    }
+  }
+
+  /** A create succeeded with `capacity`: the resource serves the oldest waiter, and its room the next ones. */
+  #createdShared(
+    capacity: (resource: R) => number,
+    ticket: CreateTicket<R>,
+    trigger: Waiter<R> | undefined,
+    resource: R,
+  ): void {
+    const room = readCapacity(capacity, resource);
+    this.#perCreate = Math.max(1, room);
+    if (room < 1) {
+      // Nobody can have it; its trigger is told, so a kind that never takes a holder ends
+      // in errors rather than in one create after another.
+      const error = new InvalidStateError(
+        'a new resource has a capacity of 0: nothing can be lent',
+      );
+      this.#lastCreateError = error;
+      if (trigger?.fail(error)) this.#gaveUp(trigger);
+      this.#pushIdle(resource, this.#clock.now(), Number.POSITIVE_INFINITY);
+      this.#pump();
+      return;
+    }
+    let waiter: Waiter<R> | undefined;
+    if (ticket.dedicated && trigger !== undefined) {
+      this.#outOfQueue.delete(trigger);
+      waiter = trigger;
+    } else {
+      waiter = this.#waiters.take();
+      if (waiter === undefined) {
+        this.#pushIdle(resource, this.#clock.now(), Number.POSITIVE_INFINITY);
+        return;
+      }
+      this.#inherit(trigger, waiter);
+    }
+    this.#offerRoom(this.#deliverShared(waiter, resource, room));
+    this.#pump();
+  }
+
+  // --- idle stack and eviction ---------------------------------------------------------
 
   /** Pops idle entries until a lendable one, destroying expired and unhealthy ones on the way. */
   #takeIdle(): IdleEntry<R> | undefined {
@@ -729,6 +1094,10 @@ export class ResourcePool<R> {
       this.#checkDrained();
       return;
     }
+    if (this.#capacity !== undefined) {
+      this.#createdShared(this.#capacity, ticket, trigger, resource);
+      return;
+    }
     if (ticket.dedicated && trigger !== undefined) {
       this.#outOfQueue.delete(trigger);
       this.#deliver(trigger, resource);
@@ -741,21 +1110,29 @@ export class ResourcePool<R> {
       this.#pushIdle(resource, this.#clock.now(), Number.POSITIVE_INFINITY);
       return;
     }
-    // The trigger lost its create to an older waiter; inherit that waiter's create so a
-    // later failure still reports to someone who is waiting on it.
+    this.#inherit(trigger, waiter);
+    this.#deliver(waiter, resource);
+    this.#pump();
+  }
+
+  /**
+   * The trigger lost its create to an older waiter; it inherits that waiter's create so a
+   * later failure still reports to someone who is waiting on it.
+   */
+  #inherit(trigger: Waiter<R> | undefined, waiter: Waiter<R>): void {
     if (trigger !== undefined && waiter !== trigger && waiter.create !== undefined) {
       const inherited = waiter.create;
       waiter.create = undefined;
       inherited.trigger = trigger;
       trigger.create = inherited;
     }
-    this.#deliver(waiter, resource);
-    this.#pump();
   }
 
   #onCreateFailed(ticket: CreateTicket<R>, error: unknown): void {
     const trigger = this.#finishCreate(ticket);
     this.#createFailed++;
+    // Until a create succeeds, each waiter gets a create of its own (no single-flight).
+    this.#perCreate = 1;
     if (this.#state !== 'open') {
       this.#checkDrained();
       return;
@@ -772,15 +1149,13 @@ export class ResourcePool<R> {
   }
 
   /**
-   * Starts creates while live waiters outnumber creates in flight and there is room.
-   * Creates whose waiter gave up still count: their resource will serve someone.
+   * Starts creates while live waiters outnumber what creates in flight will serve (one
+   * waiter each, or more with single-flight sharing) and there is room. Creates whose
+   * waiter gave up still count: their resource will serve someone.
    */
   #pump(): void {
     if (this.#state !== 'open') return;
-    while (
-      this.#waiters.size > this.#connecting - this.#dedicated &&
-      this.#open() < this.#maxSize
-    ) {
+    while (this.#waiters.size > this.#covered() && this.#open() < this.#maxSize) {
       const waiter = this.#waiters.find((w) => w.create === undefined);
       if (waiter === undefined) throw new Error('internal: no uncovered waiter');
       this.#startCreate(waiter);

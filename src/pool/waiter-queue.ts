@@ -51,6 +51,24 @@ export class WaiterQueue<T extends Cancellable> {
     this.#compact();
   }
 
+  /**
+   * Removes and returns the oldest live waiter matching `predicate`, leaving the others in
+   * their order (a shared resource's room skips waiters that cannot use it). O(n) in the
+   * waiters passed over. The caller must settle the returned waiter before yielding.
+   */
+  takeFirst(predicate: (item: T) => boolean): T | undefined {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item === undefined || item.settled || !predicate(item)) continue;
+      if (i === this.#head) return this.take();
+      // A hole in the middle: skipped later like a settled item.
+      this.#items[i] = undefined;
+      this.#live--;
+      return item;
+    }
+    return undefined;
+  }
+
   /** The oldest live waiter matching `predicate`, left in place. O(n); for rare paths only. */
   find(predicate: (item: T) => boolean): T | undefined {
     for (let i = this.#head; i < this.#items.length; i++) {

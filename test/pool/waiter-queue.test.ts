@@ -32,3 +32,24 @@ test('WaiterQueue: stays FIFO across compaction', () => {
   assert.equal(q.size, 500);
   while (q.size > 0) assert.equal(q.take()?.id, expected++);
 });
+
+test('WaiterQueue: takeFirst takes the oldest live match and keeps the rest in order', () => {
+  const q = new WaiterQueue<{ id: number; settled: boolean; fresh: boolean }>();
+  const items = Array.from({ length: 6 }, (_, id) => ({ id, settled: false, fresh: id < 2 }));
+  for (const item of items) q.push(item);
+  items[2]!.settled = true;
+  q.cancelled();
+  // The head does not match: a hole is left in the middle, and the size drops by one.
+  assert.equal(q.takeFirst((i) => !i.fresh)?.id, 3);
+  assert.equal(q.size, 4);
+  assert.equal(q.find((i) => !i.fresh)?.id, 4);
+  // The head matches: the same as take().
+  assert.equal(q.takeFirst((i) => i.fresh)?.id, 0);
+  assert.equal(
+    q.takeFirst((i) => i.id > 9),
+    undefined,
+  );
+  assert.equal(q.size, 3);
+  assert.deepEqual([q.take()?.id, q.take()?.id, q.take()?.id, q.take()], [1, 4, 5, undefined]);
+  assert.equal(q.size, 0);
+});
