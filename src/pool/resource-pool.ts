@@ -41,7 +41,12 @@ export interface ResourcePoolOptions<R> {
    * or rejects with are swallowed: the resource is gone either way.
    */
   destroy: (resource: R, reason: CloseReason) => void | Promise<void>;
-  /** Checked when a resource is taken from the idle stack; false (or a throw) destroys it as 'unhealthy'. */
+  /**
+   * Checked when a resource is taken from the idle stack; false (or a throw) destroys it as
+   * 'unhealthy'. With {@link ResourcePoolOptions.capacity}, also before a held resource is
+   * shared with one more acquire: false retires it (never lent again, destroyed as
+   * 'unhealthy' when its last holder leaves).
+   */
   isHealthy?: (resource: R) => boolean;
   /**
    * Asked as a resource is about to wait on the idle stack (not when it goes straight to a
@@ -103,17 +108,27 @@ export interface AcquireOptions {
    * skipped, and when the pool is full the longest-idle one is destroyed to make room. When
    * every resource is leased, the caller waits in line like any other; the resource released
    * to it is destroyed and a new one is created for it in that slot.
+   *
+   * With {@link ResourcePoolOptions.capacity} it never shares a held resource either: room on
+   * one goes to the plain waiters behind it, and it waits for a resource's last holder to
+   * leave (that resource is destroyed and replaced for it) or for a create of its own.
    */
   fresh?: boolean;
 }
 
 /** Options of one {@link ResourcePool.release}. */
 export interface ReleaseOptions {
-  /** Default true; false destroys the resource ('not-reusable'). */
+  /**
+   * Default true; false destroys the resource ('not-reusable'). With
+   * {@link ResourcePoolOptions.capacity}, held by others it is only retired: never lent
+   * again, and destroyed when its last holder leaves.
+   */
   reusable?: boolean;
   /**
    * Absolute clock time after which the resource must not be lent again (a keep-alive
    * hint, a max lifetime). The idle deadline becomes min(now + idleTimeout, expiresAt).
+   * With {@link ResourcePoolOptions.capacity}, the earliest one its holders gave counts,
+   * from the hold it was given on until the resource has no holder.
    */
   expiresAt?: number;
 }
@@ -744,10 +759,19 @@ export class ResourcePool<R> {
   }
 
   /**
-   * Lends what an acquire takes at once: a held resource with room (unless unhealthy or
-   * past its `expiresAt`: those are never lent again), else a lendable idle one.
+   * Lends what an acquire takes at once: a held resource with room, else a lendable idle
+   * one. Returns undefined when the caller has to wait or create.
    */
   #takeShared(capacity: (resource: R) => number): R | undefined {
+    const shared = this.#takeRoom();
+    if (shared !== undefined) return shared;
+    const { lent, servedWaiters } = this.#takeIdleShared(capacity);
+    // Waiters that went first may have left room on what they took.
+    return lent ?? (servedWaiters ? this.#takeRoom() : undefined);
+  }
+
+  /** One more holder on the top of the room stack, skipping (and retiring) the unhealthy and expired. */
+  #takeRoom(): R | undefined {
     for (let share = this.#room.peek(); share !== undefined; share = this.#room.peek()) {
       if (this.#pastExpiry(share)) continue;
       if (!this.#healthy(share.resource)) {
@@ -757,29 +781,46 @@ export class ResourcePool<R> {
       this.#hold(share);
       return share.resource;
     }
-    // As #takeIdle, but an entry whose capacity is 0 stays where it is (parked).
+    return undefined;
+  }
+
+  /**
+   * As {@link #takeIdle}, but an entry at capacity 0 stays where it is (parked), and the
+   * first lendable one goes to waiters, if any, before the caller: they stood beside it only
+   * because its capacity rose without a {@link capacityChanged}.
+   */
+  #takeIdleShared(capacity: (resource: R) => number): { lent?: R; servedWaiters?: boolean } {
     let now = Number.NaN;
     let parked: IdleEntry<R>[] | undefined;
     let freed = false;
+    let servedWaiters = false;
     let lent: R | undefined;
     for (let entry = this.#idle.pop(); entry !== undefined; entry = this.#idle.pop()) {
       if (entry.deadline !== Number.POSITIVE_INFINITY && Number.isNaN(now)) now = this.#clock.now();
       if (entry.deadline <= now) {
         this.#destroyResource(entry.resource, entry.expiresAt <= now ? 'expired' : 'idle-timeout');
         freed = true;
-      } else if (!this.#healthy(entry.resource)) {
+        continue;
+      }
+      if (!this.#healthy(entry.resource)) {
         this.#destroyResource(entry.resource, 'unhealthy');
         freed = true;
-      } else {
-        const room = readCapacity(capacity, entry.resource);
-        if (room >= 1) {
-          this.#lendShared(entry.resource, room);
-          lent = entry.resource;
-          break;
-        }
+        continue;
+      }
+      const room = readCapacity(capacity, entry.resource);
+      if (room < 1) {
         parked ??= [];
         parked.push(entry);
+        continue;
       }
+      const waiter = this.#waiters.size > 0 ? this.#waiters.takeFirst(takesUsed) : undefined;
+      if (waiter === undefined) {
+        this.#lendShared(entry.resource, room);
+        lent = entry.resource;
+        break;
+      }
+      this.#offerRoom(this.#deliverShared(waiter, entry.resource, room));
+      servedWaiters = true;
     }
     if (parked !== undefined) {
       for (let i = parked.length - 1; i >= 0; i--) this.#idle.push(parked[i]!);
@@ -787,7 +828,7 @@ export class ResourcePool<R> {
     if (this.#idle.size === 0) this.#cancelEviction();
     // Waiters can stand beside parked resources: a slot freed under them is theirs.
     if (freed && this.#waiters.size > 0) this.#pump();
-    return lent;
+    return lent === undefined ? { servedWaiters } : { lent };
   }
 
   /** A resource with no holders gets its first: a share, on the room stack if it has more room. */

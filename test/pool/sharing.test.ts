@@ -311,6 +311,20 @@ describe('sharing: capacity changes', () => {
     assert.equal(pool.stats().idle, 1);
   });
 
+  test('a parked resource whose capacity rose unannounced serves older waiters before a newcomer', async () => {
+    const { pool, set, capacity } = sharing(2, { maxSize: 1 });
+    const a = await pool.acquire();
+    set(a, 0);
+    pool.release(a);
+    const order: string[] = [];
+    const older = pool.acquire().then((r) => order.push('older') && r);
+    await flush();
+    capacity.set(a.id, 2); // no capacityChanged: the pool learns it as the next acquire looks
+    const newcomer = pool.acquire().then((r) => order.push('newcomer') && r);
+    assert.deepEqual(await Promise.all([older, newcomer]), [a, a]);
+    assert.deepEqual(order, ['older', 'newcomer']);
+  });
+
   test('a parked resource that idles out frees its slot for a waiter', async () => {
     const { pool, set, clock, destroyed } = sharing(2, { maxSize: 1, idleTimeout: 100 });
     const a = await pool.acquire();
