@@ -268,10 +268,16 @@ export class ResourcePool<R> {
 
   #state: State = 'open';
   readonly #idle = new IdleStack<R>();
-  /** Resources with at least one holder. */
+  /** Without `capacity`: the leased resources. */
   readonly #leased = new Set<R>();
-  /** With `capacity`: the sharing state of each leased resource (same keys as #leased). */
+  /**
+   * With `capacity`: the sharing state of each resource lent at least once and not yet
+   * destroyed; kept (at 0 holders) while it is idle, so that lending it again allocates
+   * nothing. Its leased resources are those with holders.
+   */
   readonly #shares = new Map<R, Share<R, CloseReason>>();
+  /** With `capacity`: how many resources have holders (the leased ones; #leased stays empty). */
+  #sharedLeased = 0;
   /** With `capacity`: the leased resources that can take another holder now. */
   readonly #room = new RoomStack<Share<R, CloseReason>>();
   /** With `capacity`: holders summed over #shares. */
@@ -355,7 +361,7 @@ export class ResourcePool<R> {
     const stats: ResourcePoolStats = {
       open: this.#open(),
       idle: this.#idle.size,
-      leased: this.#leased.size,
+      leased: this.#leased.size + this.#sharedLeased,
       connecting: this.#connecting,
       waiting: this.#waiters.size + this.#outOfQueue.size,
       created: this.#created,
@@ -457,8 +463,12 @@ export class ResourcePool<R> {
       }, timeout);
     }
     // Single-flight (capacity only): no create of its own for a waiter that the creates
-    // in flight are counted as serving already. A fresh waiter needs a resource to itself.
-    if (canCreate && (this.#perCreate === 1 || fresh || this.#waiters.size > this.#covered())) {
+    // in flight are counted as serving already. A fresh waiter needs a resource to itself,
+    // and a non-blocking one must not end up waiting on a full pool for want of one.
+    if (
+      canCreate &&
+      (this.#perCreate === 1 || fresh || !blocking || this.#waiters.size > this.#covered())
+    ) {
       this.#startCreate(waiter);
     }
     return waiter.promise;
@@ -625,7 +635,7 @@ export class ResourcePool<R> {
     const capacity = this.#capacity;
     if (capacity === undefined || this.#state !== 'open') return;
     const share = this.#shares.get(resource);
-    if (share !== undefined) {
+    if (share !== undefined && share.holders > 0) {
       if (share.closing !== undefined) return;
       share.capacity = readCapacity(capacity, resource);
       if (share.holders < share.capacity) {
@@ -695,6 +705,12 @@ export class ResourcePool<R> {
       this.#destroyResource(resource, 'pool-destroyed');
     }
     this.#leased.clear();
+    for (const share of this.#shares.values()) {
+      if (share.holders === 0) continue;
+      this.#orphaned.add(share.resource);
+      this.#destroyResource(share.resource, 'pool-destroyed');
+    }
+    this.#sharedLeased = 0;
     this.#shares.clear();
     this.#room.clear();
     this.#holders = 0;
@@ -706,7 +722,7 @@ export class ResourcePool<R> {
   // --- internals -------------------------------------------------------------------
 
   #open(): number {
-    return this.#connecting + this.#idle.size + this.#leased.size;
+    return this.#connecting + this.#idle.size + this.#leased.size + this.#sharedLeased;
   }
 
   /** Common part of close() and destroy(): no new work, waiters rejected, idle destroyed. */
@@ -763,11 +779,7 @@ export class ResourcePool<R> {
    * one. Returns undefined when the caller has to wait or create.
    */
   #takeShared(capacity: (resource: R) => number): R | undefined {
-    const shared = this.#takeRoom();
-    if (shared !== undefined) return shared;
-    const { lent, servedWaiters } = this.#takeIdleShared(capacity);
-    // Waiters that went first may have left room on what they took.
-    return lent ?? (servedWaiters ? this.#takeRoom() : undefined);
+    return this.#takeRoom() ?? this.#takeIdleShared(capacity);
   }
 
   /** One more holder on the top of the room stack, skipping (and retiring) the unhealthy and expired. */
@@ -789,7 +801,7 @@ export class ResourcePool<R> {
    * first lendable one goes to waiters, if any, before the caller: they stood beside it only
    * because its capacity rose without a {@link capacityChanged}.
    */
-  #takeIdleShared(capacity: (resource: R) => number): { lent?: R; servedWaiters?: boolean } {
+  #takeIdleShared(capacity: (resource: R) => number): R | undefined {
     let now = Number.NaN;
     let parked: IdleEntry<R>[] | undefined;
     let freed = false;
@@ -828,21 +840,31 @@ export class ResourcePool<R> {
     if (this.#idle.size === 0) this.#cancelEviction();
     // Waiters can stand beside parked resources: a slot freed under them is theirs.
     if (freed && this.#waiters.size > 0) this.#pump();
-    return lent === undefined ? { servedWaiters } : { lent };
+    // Waiters that went first may have left room on what they took.
+    return lent ?? (servedWaiters ? this.#takeRoom() : undefined);
   }
 
   /** A resource with no holders gets its first: a share, on the room stack if it has more room. */
   #lendShared(resource: R, capacity: number): Share<R, CloseReason> {
-    const share: Share<R, CloseReason> = {
-      resource,
-      holders: 1,
-      capacity,
-      closing: undefined,
-      expiresAt: Number.POSITIVE_INFINITY,
-      stacked: false,
-    };
-    this.#shares.set(resource, share);
-    this.#leased.add(resource);
+    let share = this.#shares.get(resource);
+    if (share === undefined) {
+      share = {
+        resource,
+        holders: 1,
+        capacity,
+        closing: undefined,
+        expiresAt: Number.POSITIVE_INFINITY,
+        stacked: false,
+      };
+      this.#shares.set(resource, share);
+    } else {
+      // Unheld since its last holder left: it starts afresh.
+      share.holders = 1;
+      share.capacity = capacity;
+      share.closing = undefined;
+      share.expiresAt = Number.POSITIVE_INFINITY;
+    }
+    this.#sharedLeased++;
     this.#holders++;
     this.#acquired++;
     if (capacity > 1) this.#room.push(share);
@@ -896,7 +918,7 @@ export class ResourcePool<R> {
   /** release/discard with `capacity`: one hold ends; `verdict` says the holder is done with it for good. */
   #endHold(resource: R, what: string, verdict: CloseReason | undefined, expiresAt: number): void {
     const share = this.#shares.get(resource);
-    if (share === undefined) {
+    if (share === undefined || share.holders === 0) {
       if (this.#orphaned.has(resource)) return;
       throw new InvalidStateError(`cannot ${what} a resource that is not leased from this pool`);
     }
@@ -913,8 +935,7 @@ export class ResourcePool<R> {
       }
       return;
     }
-    this.#shares.delete(resource);
-    this.#leased.delete(resource);
+    this.#sharedLeased--;
     this.#room.remove(share);
     if (this.#state !== 'open') this.#destroyResource(resource, 'pool-closed');
     else if (share.closing !== undefined) this.#destroyResource(resource, share.closing);
@@ -1205,6 +1226,7 @@ export class ResourcePool<R> {
 
   #destroyResource(resource: R, reason: CloseReason): void {
     this.#destroyed++;
+    if (this.#capacity !== undefined) this.#shares.delete(resource);
     let result: void | Promise<void>;
     try {
       result = this.#destroy(resource, reason);

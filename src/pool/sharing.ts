@@ -55,7 +55,9 @@ export class RoomStack<S extends { stacked: boolean }> {
 
   /** The one to lend next, left in place. */
   peek(): S | undefined {
-    return this.#items[this.#items.length - 1];
+    const items = this.#items;
+    // Never index -1: that is a slow named-property lookup, not an array read.
+    return items.length === 0 ? undefined : items[items.length - 1];
   }
 
   /** Puts `share` on top, unless it is already on the stack (it keeps its place then). */

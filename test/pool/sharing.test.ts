@@ -325,6 +325,23 @@ describe('sharing: capacity changes', () => {
     assert.deepEqual(order, ['older', 'newcomer']);
   });
 
+  test('a parked resource found unhealthy as its capacity rises is destroyed, and its slot serves the waiter', async () => {
+    const sick = new Set<number>();
+    const { pool, set, destroyed } = sharing(2, {
+      maxSize: 1,
+      isHealthy: (r) => !sick.has(r.id),
+    });
+    const a = await pool.acquire();
+    set(a, 0);
+    pool.release(a);
+    const w = track(pool.acquire());
+    sick.add(a.id);
+    set(a, 2);
+    await flush();
+    assert.deepEqual(destroyed, [[a.id, 'unhealthy']]);
+    assert.ok(w.value !== undefined && w.value !== a);
+  });
+
   test('a parked resource that idles out frees its slot for a waiter', async () => {
     const { pool, set, clock, destroyed } = sharing(2, { maxSize: 1, idleTimeout: 100 });
     const a = await pool.acquire();
@@ -504,7 +521,7 @@ describe('sharing: single-flight creation', () => {
     assert.equal(burst[1]!.value, a, 'room still goes to the oldest waiter');
   });
 
-  test('a fresh acquire gets a create of its own even when creates in flight could cover it', async () => {
+  test('fresh and non-blocking acquires get a create of their own even when one in flight could cover them', async () => {
     const { pool, creates } = sharing(4, { manual: true });
     const first = pool.acquire();
     creates[0]!.succeed();
@@ -512,8 +529,12 @@ describe('sharing: single-flight creation', () => {
     for (let i = 0; i < 3; i++) await pool.acquire();
     track(pool.acquire());
     assert.equal(creates.length, 1);
+    track(pool.acquire());
+    assert.equal(creates.length, 1, 'covered');
     track(pool.acquire({ fresh: true }));
     assert.equal(creates.length, 2);
+    track(pool.acquire({ blocking: false }));
+    assert.equal(creates.length, 3);
   });
 
   test('without the capacity option there is no single-flight: one create per waiter', async () => {
