@@ -705,8 +705,8 @@ export class ResourcePool<R> {
       this.#destroyResource(resource, 'pool-destroyed');
     }
     this.#leased.clear();
+    // The idle went in #shutDown (at close() or just now): every share left is held.
     for (const share of this.#shares.values()) {
-      if (share.holders === 0) continue;
       this.#orphaned.add(share.resource);
       this.#destroyResource(share.resource, 'pool-destroyed');
     }
