@@ -88,7 +88,10 @@ export interface PoolOptions {
    * the stack costs a few microseconds per acquire.
    */
   leakDetectionTimeout?: number;
-  /** Time source for idle expiry and the leak detector's timer; tests pass a fake one. */
+  /**
+   * Time source for the pool's timers and its connections' (idle expiry, the leak detector,
+   * connecting, the headers, body, drain and 100-continue waits); tests pass a fake one.
+   */
   clock?: Clock;
   /**
    * A forward proxy for every connection of this pool: a URL (`http://user:pass@proxy:3128`)
@@ -364,6 +367,7 @@ export class ConnectionPool implements AsyncDisposable {
         bodyTimeout: this.#options.bodyTimeout,
         maxDrainBytes: this.#options.maxDrainBytes,
         maxDrainTime: this.#options.maxDrainTime,
+        clock: this.#clock,
       },
       {
         onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { type Clock, systemClock, type Timer } from '../clock.js';
 import {
   abortReason,
   BodyTimeoutError,
@@ -52,6 +53,11 @@ export interface Http1ConnectionOptions {
    * bytes are valid (so they must be parsed or copied before it returns).
    */
   reads?: ReadSource | undefined;
+  /**
+   * Where the connection's timers come from (headers, body, drain, `100 Continue` and flush
+   * waits): {@link systemClock} by default; tests pass a {@link FakeClock}.
+   */
+  clock?: Clock | undefined;
 }
 
 /** @internal A socket's reads, handed to one receiver (see {@link Http1ConnectionOptions.reads}). */
@@ -103,7 +109,7 @@ type Exchange = {
   /** The request's last write has reached the socket (its write callback ran). */
   requestFlushed: boolean;
   /** The response ended before {@link requestFlushed}: the reuse verdict waits for the flush. */
-  flushTimer: NodeJS.Timeout | undefined;
+  flushTimer: Timer | undefined;
   responseComplete: boolean;
   /** Unsolicited bytes after the response, an early response, or a protocol error: never reuse. */
   poisoned: boolean;
@@ -121,7 +127,7 @@ type Exchange = {
   /** Draining would read more than `maxDrainBytes`: close instead. */
   drainExceeded: boolean;
   /** Ends a drain that takes longer than `maxDrainTime` (a server dripping bytes). */
-  drainTimer: NodeJS.Timeout | undefined;
+  drainTimer: Timer | undefined;
   /** The server switched protocols (101), which this client never asks for. */
   upgraded: boolean;
   /** The head has arrived and the body timer is still to be armed (after the parser returns). */
@@ -133,15 +139,18 @@ type Exchange = {
   heldBody: (() => void) | undefined;
   /** The held body when it is a stream: closed if it is never sent. */
   heldStream: AsyncIterable<unknown> | undefined;
-  continueTimer: NodeJS.Timeout | undefined;
+  continueTimer: Timer | undefined;
   /** The request's deadline, told of the exchange's phases and of its end. */
   deadline: RequestDeadline | undefined;
   /** Bytes a streamed body sent with the caller's Content-Length still owes; -1 when chunked. */
   bodyOwed: number;
 };
 
-/** A timer made once per connection and refreshed for each use. */
-type PersistentTimer = { readonly ms: number; readonly timeout: NodeJS.Timeout };
+/**
+ * A timer made once per connection and refreshed for each use; replaced only when its delay
+ * changes (or its clock cannot refresh).
+ */
+type PersistentTimer = { ms: number; timer: Timer };
 
 /**
  * @internal One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
@@ -155,6 +164,7 @@ type PersistentTimer = { readonly ms: number; readonly timeout: NodeJS.Timeout }
 export class Http1Connection implements BodySource {
   readonly #socket: Socket;
   readonly #options: Http1ConnectionOptions;
+  readonly #clock: Clock;
   readonly #origin: string;
   readonly #events: ConnectionEvents;
   readonly #parser: ResponseParser;
@@ -209,6 +219,7 @@ export class Http1Connection implements BodySource {
     this.#socket = socket;
     this.#localPort = socket.localPort;
     this.#options = options;
+    this.#clock = options.clock ?? systemClock;
     this.#origin = options.origin ?? `http://${options.host}`;
     this.#events = events;
     this.#parser = new ResponseParser(
@@ -422,11 +433,10 @@ export class Http1Connection implements BodySource {
         this.#socket.write(head, 'latin1');
         exchange.heldBody = () => this.#writeRequest(exchange, '', body, bodyBytes);
         if (bodyBytes === undefined) exchange.heldStream = body as AsyncIterable<unknown>;
-        exchange.continueTimer = setTimeout(
+        exchange.continueTimer = this.#clock.schedule(
           () => this.#releaseHeldBody(exchange),
           CONTINUE_TIMEOUT,
         );
-        exchange.continueTimer.unref();
       } else this.#writeRequest(exchange, head, body, bodyBytes);
     });
   }
@@ -521,7 +531,7 @@ export class Http1Connection implements BodySource {
     exchange.heldBody = undefined;
     exchange.heldStream = undefined;
     if (exchange.continueTimer !== undefined) {
-      clearTimeout(exchange.continueTimer);
+      exchange.continueTimer.cancel();
       exchange.continueTimer = undefined;
     }
     // A stream that will never be read is closed, so a file or a socket behind it is let go.
@@ -589,9 +599,9 @@ export class Http1Connection implements BodySource {
    */
   #drained(exchange: Exchange): Promise<void> {
     return new Promise((resolve) => {
-      let stall: NodeJS.Timeout | undefined;
+      let stall: Timer | undefined;
       const done = () => {
-        if (stall !== undefined) clearTimeout(stall);
+        if (stall !== undefined) stall.cancel();
         this.#socket.off('drain', done);
         this.#socket.off('close', done);
         resolve();
@@ -601,11 +611,10 @@ export class Http1Connection implements BodySource {
       this.#socket.on('close', done);
       const ms = exchange.bodyTimeout;
       if (Number.isFinite(ms) && ms > 0) {
-        stall = setTimeout(() => {
+        stall = this.#clock.schedule(() => {
           done();
           this.#fail(new BodyTimeoutError(ms, 'request'), exchange);
         }, ms);
-        stall.unref();
       }
     });
   }
@@ -631,7 +640,7 @@ export class Http1Connection implements BodySource {
     if (error != null || exchange === undefined || exchange.requestFlushed) return;
     exchange.requestFlushed = true;
     if (exchange.flushTimer !== undefined) {
-      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer.cancel();
       exchange.flushTimer = undefined;
       this.#endExchange(exchange);
     }
@@ -658,32 +667,57 @@ export class Http1Connection implements BodySource {
       this.#disarm();
       return;
     }
-    let timer = kind === 'headers' ? this.#headersTimer : this.#bodyTimer;
-    if (timer !== undefined && timer.ms === ms) {
-      timer.timeout.refresh();
+    // The other kind stops first: only one timer runs at a time.
+    if (this.#timerKind !== undefined && this.#timerKind !== kind) this.#disarm();
+    const held = kind === 'headers' ? this.#headersTimer : this.#bodyTimer;
+    if (held !== undefined && held.ms === ms) {
+      this.#rearm(kind, held);
     } else {
-      if (timer !== undefined) clearTimeout(timer.timeout);
-      timer = { ms, timeout: setTimeout(() => this.#onTimeout(kind, ms), ms) };
-      timer.timeout.unref();
+      held?.timer.cancel();
+      const timer = {
+        ms,
+        timer: this.#clock.schedule(
+          kind === 'headers' ? this.#onHeadersTimeout : this.#onBodyTimeout,
+          ms,
+        ),
+      };
       if (kind === 'headers') this.#headersTimer = timer;
       else this.#bodyTimer = timer;
     }
     this.#timerKind = kind;
   }
 
+  /** Runs `held` its whole delay from now again: in place when its clock can, else anew. */
+  #rearm(kind: 'headers' | 'body', held: PersistentTimer): void {
+    if (held.timer.refresh?.(held.ms) === true) return;
+    held.timer.cancel();
+    held.timer = this.#clock.schedule(
+      kind === 'headers' ? this.#onHeadersTimeout : this.#onBodyTimeout,
+      held.ms,
+    );
+  }
+
   /** Re-arms the body timer after body data moved, if it is the one armed. */
   #bodyProgress(): void {
-    if (this.#timerKind === 'body') this.#bodyTimer!.timeout.refresh();
+    if (this.#timerKind === 'body') this.#rearm('body', this.#bodyTimer!);
   }
 
+  /** Stops the armed timer; it stays made, to be refreshed by the next {@link #arm}. */
   #disarm(): void {
+    const kind = this.#timerKind;
+    if (kind === undefined) return;
     this.#timerKind = undefined;
+    (kind === 'headers' ? this.#headersTimer : this.#bodyTimer)!.timer.suspend?.();
   }
 
-  #onTimeout(kind: 'headers' | 'body', ms: number): void {
-    // A timer whose kind is no longer armed was left to run out: nothing to do.
+  readonly #onHeadersTimeout = (): void => this.#onTimeout('headers');
+  readonly #onBodyTimeout = (): void => this.#onTimeout('body');
+
+  #onTimeout(kind: 'headers' | 'body'): void {
+    // A clock that cannot suspend leaves a disarmed timer to run out: nothing to do then.
     if (this.#timerKind !== kind) return;
     this.#timerKind = undefined;
+    const ms = (kind === 'headers' ? this.#headersTimer : this.#bodyTimer)!.ms;
     const exchange = this.#exchange;
     if (exchange === undefined) return;
     this.#fail(
@@ -915,7 +949,7 @@ export class Http1Connection implements BodySource {
     // connection (and its pool slot) draining for as long as it likes without an overall bound.
     const maxDrainTime = this.#options.maxDrainTime ?? DEFAULT_MAX_DRAIN_TIME;
     if (exchange.drainTimer === undefined && Number.isFinite(maxDrainTime)) {
-      exchange.drainTimer = setTimeout(() => {
+      exchange.drainTimer = this.#clock.schedule(() => {
         exchange.drainTimer = undefined;
         this.#fail(
           new SocketError(
@@ -924,7 +958,6 @@ export class Http1Connection implements BodySource {
           exchange,
         );
       }, maxDrainTime);
-      exchange.drainTimer.unref();
     }
   }
 
@@ -933,7 +966,7 @@ export class Http1Connection implements BodySource {
   #endExchange(exchange: Exchange): void {
     if (this.#exchange !== exchange) return;
     if (exchange.drainTimer !== undefined) {
-      clearTimeout(exchange.drainTimer);
+      exchange.drainTimer.cancel();
       exchange.drainTimer = undefined;
     }
     if (
@@ -946,16 +979,15 @@ export class Http1Connection implements BodySource {
       // socket says so a little later): the verdict waits for that, a bounded while. Reusing
       // now could queue the next request behind bytes the server may never read.
       this.#disarm();
-      exchange.flushTimer = setTimeout(() => {
+      exchange.flushTimer = this.#clock.schedule(() => {
         exchange.flushTimer = undefined;
         exchange.poisoned = true;
         this.#endExchange(exchange);
       }, FLUSH_WAIT);
-      exchange.flushTimer.unref();
       return;
     }
     if (exchange.flushTimer !== undefined) {
-      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer.cancel();
       exchange.flushTimer = undefined;
     }
     this.#exchange = undefined;
@@ -987,7 +1019,7 @@ export class Http1Connection implements BodySource {
     if (exchange?.flushTimer !== undefined) {
       // The response was delivered whole and only the reuse verdict was pending: not an error
       // of the exchange, just a connection that cannot be reused.
-      clearTimeout(exchange.flushTimer);
+      exchange.flushTimer.cancel();
       exchange.flushTimer = undefined;
       exchange.poisoned = true;
       this.#endExchange(exchange);
@@ -996,7 +1028,7 @@ export class Http1Connection implements BodySource {
     if (exchange !== undefined) {
       this.#exchange = undefined;
       this.#disarm();
-      if (exchange.drainTimer !== undefined) clearTimeout(exchange.drainTimer);
+      exchange.drainTimer?.cancel();
       this.#dropHeldBody(exchange);
       if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
         exchange.signal.removeEventListener('abort', exchange.onAbort);
@@ -1022,8 +1054,8 @@ export class Http1Connection implements BodySource {
     this.#closeError = error;
     this.#disarm();
     // Nothing may keep a closed connection alive until a timer runs out.
-    if (this.#headersTimer !== undefined) clearTimeout(this.#headersTimer.timeout);
-    if (this.#bodyTimer !== undefined) clearTimeout(this.#bodyTimer.timeout);
+    this.#headersTimer?.timer.cancel();
+    this.#bodyTimer?.timer.cancel();
     this.#socket.destroy();
     this.#events.onClose?.(error);
   }
