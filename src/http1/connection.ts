@@ -15,6 +15,7 @@ import { BodyQueue, type BodySource, ResponseBody } from '../http/body.js';
 import type { RequestDeadline } from '../http/deadline.js';
 import type { ExchangeOptions, HeadersInput, RequestBody } from '../http/options.js';
 import { HttpResponse } from '../http/response.js';
+import { type Exchange, enter } from './exchange.js';
 import type { ParserLimits } from './limits.js';
 import { type ResponseHead, ResponseParser } from './parser.js';
 import {
@@ -100,52 +101,6 @@ const DEFAULT_MAX_DRAIN_TIME = 1000;
  */
 const FLUSH_WAIT = 250;
 
-type Exchange = {
-  method: string;
-  /** The request target as sent: for the response's url and for errors. */
-  path: string;
-  keepAlive: boolean;
-  requestWritten: boolean;
-  /** The request's last write has reached the socket (its write callback ran). */
-  requestFlushed: boolean;
-  /** The response ended before {@link requestFlushed}: the reuse verdict waits for the flush. */
-  flushTimer: Timer | undefined;
-  responseComplete: boolean;
-  /** Unsolicited bytes after the response, an early response, or a protocol error: never reuse. */
-  poisoned: boolean;
-  /** The response body's bytes, once the head has arrived. */
-  body: BodyQueue | undefined;
-  resolve: (response: HttpResponse) => void;
-  reject: (error: Error) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  headersTimeout: number;
-  bodyTimeout: number;
-  /** The reader gave the body up; bytes still to come are drained (bounded) and dropped. */
-  draining: boolean;
-  drainedBytes: number;
-  /** Draining would read more than `maxDrainBytes`: close instead. */
-  drainExceeded: boolean;
-  /** Ends a drain that takes longer than `maxDrainTime` (a server dripping bytes). */
-  drainTimer: Timer | undefined;
-  /** The server switched protocols (101), which this client never asks for. */
-  upgraded: boolean;
-  /** The head has arrived and the body timer is still to be armed (after the parser returns). */
-  bodyPending: boolean;
-  /**
-   * `Expect: 100-continue`: the body, written on `100 Continue` or after CONTINUE_TIMEOUT,
-   * and dropped if a final response comes first (RFC 9110 §10.1.1).
-   */
-  heldBody: (() => void) | undefined;
-  /** The held body when it is a stream: closed if it is never sent. */
-  heldStream: AsyncIterable<unknown> | undefined;
-  continueTimer: Timer | undefined;
-  /** The request's deadline, told of the exchange's phases and of its end. */
-  deadline: RequestDeadline | undefined;
-  /** Bytes a streamed body sent with the caller's Content-Length still owes; -1 when chunked. */
-  bodyOwed: number;
-};
-
 /**
  * A timer made once per connection and refreshed for each use; replaced only when its delay
  * changes (or its clock cannot refresh).
@@ -202,6 +157,11 @@ export class Http1Connection implements BodySource {
    * that the connection holds only its bytes, so a body its caller drops can be collected.
    */
   #newBody: ResponseBody | undefined;
+  /**
+   * A failure a parser callback found (a 101, a drain over its bound), acted on once the
+   * parser has returned: ending the exchange under it would leave it reading into nothing.
+   */
+  #afterParse: Error | undefined;
   /** Whether the socket keeps the event loop alive (Node's default); see {@link unref}. */
   #refed = true;
   #markClosed!: () => void;
@@ -235,7 +195,9 @@ export class Http1Connection implements BodySource {
     );
     socket.setNoDelay(true);
     socket.on('end', () => this.#onSocketEnd());
-    socket.on('error', (error) => this.#fail(new SocketError(error.message, { cause: error })));
+    socket.on('error', (error) =>
+      this.#fail(new SocketError(error.message, { cause: error }), this.#exchange),
+    );
     socket.on('close', () => this.#onSocketClose());
     // Last: bytes the server sent before now are handed over at once.
     // The body copies what it keeps, so reads may land in a buffer the next read overwrites.
@@ -382,14 +344,12 @@ export class Http1Connection implements BodySource {
 
     return new Promise<HttpResponse>((resolve, reject) => {
       const exchange: Exchange = {
+        phase: expectContinue ? 'awaiting-continue' : 'writing',
+        sent: 'none',
+        responseStarted: false,
+        keepAlive,
         method,
         path,
-        keepAlive,
-        requestWritten: false,
-        requestFlushed: false,
-        flushTimer: undefined,
-        responseComplete: false,
-        poisoned: false,
         body: undefined,
         resolve,
         reject,
@@ -397,12 +357,9 @@ export class Http1Connection implements BodySource {
         onAbort: undefined,
         headersTimeout: options.headersTimeout ?? this.#options.headersTimeout ?? DEFAULT_TIMEOUT,
         bodyTimeout: options.bodyTimeout ?? this.#options.bodyTimeout ?? DEFAULT_TIMEOUT,
-        draining: false,
         drainedBytes: 0,
-        drainExceeded: false,
         drainTimer: undefined,
-        upgraded: false,
-        bodyPending: false,
+        flushTimer: undefined,
         heldBody: undefined,
         heldStream: undefined,
         continueTimer: undefined,
@@ -431,6 +388,7 @@ export class Http1Connection implements BodySource {
       if (expectContinue) {
         // The head alone; the body waits for the server's go-ahead (or its silence).
         this.#socket.write(head, 'latin1');
+        exchange.sent = 'partial';
         exchange.heldBody = () => this.#writeRequest(exchange, '', body, bodyBytes);
         if (bodyBytes === undefined) exchange.heldStream = body as AsyncIterable<unknown>;
         exchange.continueTimer = this.#clock.schedule(
@@ -500,6 +458,7 @@ export class Http1Connection implements BodySource {
         this.#requestWritten(exchange);
       } else {
         if (head !== '') socket.write(head, 'latin1');
+        exchange.sent = 'partial';
         void this.#pumpBody(exchange, body as AsyncIterable<Uint8Array | string>);
       }
     } else if (typeof bodyBytes === 'string' && isLatin1Safe(bodyBytes)) {
@@ -517,11 +476,12 @@ export class Http1Connection implements BodySource {
 
   /** `100 Continue` arrived, or the wait ran out: the held body goes now (once). */
   #releaseHeldBody(exchange: Exchange | undefined): void {
-    if (exchange === undefined || this.#exchange !== exchange) return;
-    const write = exchange.heldBody;
-    if (write === undefined) return;
+    // A 100 nobody waits for (no Expect sent, or a second one) changes nothing.
+    if (exchange?.phase !== 'awaiting-continue') return;
+    const write = exchange.heldBody!;
     exchange.heldBody = undefined; // sent now, so not closed by #dropHeldBody
     this.#dropHeldBody(exchange);
+    enter(exchange, 'writing');
     write();
   }
 
@@ -548,7 +508,8 @@ export class Http1Connection implements BodySource {
     const declared = exchange.bodyOwed;
     try {
       for await (const part of body) {
-        if (this.#exchange !== exchange || exchange.responseComplete) return;
+        // Over: failed, or answered (early) and ended while the stream was yielding.
+        if (exchange.phase === 'done') return;
         const bytes = typeof part === 'string' ? Buffer.from(part) : part;
         if (!(bytes instanceof Uint8Array)) {
           throw new InvalidArgumentError('a streamed body must yield strings or Uint8Arrays');
@@ -573,7 +534,7 @@ export class Http1Connection implements BodySource {
         }
         if (!flushed) await this.#drained(exchange);
       }
-      if (this.#exchange !== exchange) return;
+      if (exchange.phase === 'done') return;
       if (declared === -1) socket.write(LAST_CHUNK, 'latin1');
       else if (exchange.bodyOwed > 0) {
         throw new RequestBodyError(
@@ -583,7 +544,7 @@ export class Http1Connection implements BodySource {
       }
       this.#requestWritten(exchange);
     } catch (error) {
-      if (this.#exchange !== exchange) return;
+      if (exchange.phase === 'done') return;
       this.#fail(
         error instanceof RequestBodyError
           ? error
@@ -606,7 +567,7 @@ export class Http1Connection implements BodySource {
         this.#socket.off('close', done);
         resolve();
       };
-      if (this.#exchange !== exchange) return resolve();
+      if (exchange.phase === 'done') return resolve();
       this.#socket.on('drain', done);
       this.#socket.on('close', done);
       const ms = exchange.bodyTimeout;
@@ -626,7 +587,7 @@ export class Http1Connection implements BodySource {
    * on every write would cost a tick per request.
    */
   #watchFlush(exchange: Exchange): void {
-    if (this.#socket.writableLength === 0) exchange.requestFlushed = true;
+    if (this.#socket.writableLength === 0) exchange.sent = 'flushed';
     else this.#socket.write(EMPTY_BYTES, this.#onFlushed);
   }
 
@@ -637,26 +598,23 @@ export class Http1Connection implements BodySource {
    */
   readonly #onFlushed = (error?: Error | null): void => {
     const exchange = this.#exchange;
-    if (error != null || exchange === undefined || exchange.requestFlushed) return;
-    exchange.requestFlushed = true;
-    if (exchange.flushTimer !== undefined) {
-      exchange.flushTimer.cancel();
-      exchange.flushTimer = undefined;
-      this.#endExchange(exchange);
-    }
+    if (error != null || exchange?.sent !== 'all') return;
+    exchange.sent = 'flushed';
+    if (exchange.phase === 'flushing') this.#endExchange(exchange);
   };
 
   /** The request's last byte was just written to the socket. */
   #requestWritten(exchange: Exchange): void {
-    exchange.requestWritten = true;
+    exchange.sent = 'all';
     this.#watchFlush(exchange);
-    if (exchange.deadline !== undefined && exchange.body === undefined) {
-      exchange.deadline.phase = 'headers';
-    }
-    if (exchange.responseComplete) {
-      this.#endExchange(exchange);
-    } else if (exchange.body === undefined) {
+    if (exchange.phase === 'writing') {
+      enter(exchange, 'awaiting-head');
+      if (exchange.deadline !== undefined) exchange.deadline.phase = 'headers';
       this.#arm('headers', exchange.headersTimeout);
+    } else if (exchange.phase !== 'body' && exchange.phase !== 'draining') {
+      // Only an early answer's body runs alongside the upload; once it is whole, the
+      // exchange ends, and its upload with it.
+      throw new Error(`internal: a request finished writing in ${exchange.phase}`);
     }
   }
 
@@ -730,74 +688,74 @@ export class Http1Connection implements BodySource {
 
   #onSocketData(chunk: Buffer): void {
     const exchange = this.#exchange;
-    if (exchange === undefined || exchange.responseComplete) {
+    if (exchange === undefined || exchange.phase === 'flushing') {
       // The server wrote while nothing was asked of it (RFC 9112 §9.3.2 forbids it): whatever it
       // is, it must never be read as the answer to a later request.
       this.#destroy(new ResponseError('the server sent data while the connection was idle'));
       return;
     }
+    exchange.responseStarted = true;
     this.#responseStarted = true;
     let consumed: number;
     try {
       consumed = this.#parser.execute(chunk);
     } catch (error) {
       this.#newBody = undefined;
+      this.#afterParse = undefined;
       this.#fail(error as Error, exchange);
       return;
     }
+    // What the parser's callbacks left to do once it returned (they must not end the exchange
+    // under it): a failure, the verdict on a complete response, or the body timer.
     const newBody = this.#newBody;
     this.#newBody = undefined;
-    if (exchange.drainExceeded && !exchange.responseComplete) {
-      this.#fail(new SocketError('closed instead of draining a large unread response'), exchange);
-      return;
-    }
-    if (exchange.upgraded) {
-      // The parser stops after a 101 head; whatever follows is not HTTP.
-      this.#fail(new ResponseError('unexpected protocol switch (101)'), exchange);
-      return;
-    }
-    if (consumed < chunk.byteLength && this.#exchange === exchange) {
-      // The parser stops early only after a complete message (or a 101, handled above).
-      exchange.poisoned = true;
-    }
-    if (this.#exchange !== exchange) return;
-    if (exchange.responseComplete) {
-      if (!exchange.requestWritten) {
-        // An answer before the upload finished (Go #7569): deliver it, stop uploading, close.
-        exchange.poisoned = true;
+    const failure = this.#afterParse;
+    if (failure !== undefined) {
+      this.#afterParse = undefined;
+      // A drain that ran over in a read that also ended the response did no harm.
+      if (exchange.phase !== 'complete') {
+        this.#fail(failure, exchange);
+        return;
       }
+    }
+    if (exchange.phase === 'complete') {
+      // The parser stops early only after a complete message (or a 101, failed above): the
+      // bytes after it were sent unasked.
+      if (consumed < chunk.byteLength) exchange.keepAlive = false;
+      // An answer before the upload finished (Go #7569): deliver it, stop uploading, close.
+      if (exchange.sent === 'none' || exchange.sent === 'partial') exchange.keepAlive = false;
       this.#endExchange(exchange);
-    } else if (exchange.bodyPending) {
-      exchange.bodyPending = false;
+    } else if (newBody !== undefined) {
       // A reader that already pushed back is not the server being slow: resume() arms it.
       if (!this.#readerPaused) this.#arm('body', exchange.bodyTimeout);
       // The rest of the body is still to come: should its reader drop it unread, give it up.
-      if (newBody !== undefined) exchange.body!.watch(newBody);
+      exchange.body!.watch(newBody);
     }
   }
 
   #onHead(head: ResponseHead): void {
     const exchange = this.#exchange!;
     if (head.upgrade) {
-      exchange.upgraded = true; // refused in #onSocketData, once the parser has returned
+      // The parser stops after a 101 head; whatever follows is not HTTP.
+      this.#afterParse = new ResponseError('unexpected protocol switch (101)');
       return;
     }
     if (!head.keepAlive) exchange.keepAlive = false;
-    if (exchange.heldBody !== undefined) {
+    if (exchange.phase === 'awaiting-continue') {
       // A final answer to `Expect: 100-continue` before the go-ahead: the body is not sent, and
       // the connection is not reused, since the server may still count on it (RFC 9110 §10.1.1).
       this.#dropHeldBody(exchange);
       exchange.keepAlive = false;
     }
+    enter(exchange, 'body');
     this.#lastStatus = head.status;
     this.#keepAliveHintMs = this.#readKeepAlive(head.rawHeaders);
     const queue = new BodyQueue(this, declaredLength(head, exchange.method));
     exchange.body = queue;
     if (exchange.deadline !== undefined) exchange.deadline.phase = 'body';
     const body = new ResponseBody(queue);
-    // Armed once the parser returns, and only if the body is still to come: most small
-    // responses end in the same chunk as their head.
-    exchange.bodyPending = true;
+    // The body timer is armed once the parser returns, and only if the body is still to come:
+    // most small responses end in the same read as their head.
     this.#newBody = body;
     this.#disarm();
     const resolve = exchange.resolve;
@@ -838,10 +796,10 @@ export class Http1Connection implements BodySource {
 
   #onData(chunk: Uint8Array): void {
     const exchange = this.#exchange!;
-    if (exchange.draining) {
+    if (exchange.phase === 'draining') {
       exchange.drainedBytes += chunk.byteLength;
       if (exchange.drainedBytes > (this.#options.maxDrainBytes ?? DEFAULT_MAX_DRAIN)) {
-        exchange.drainExceeded = true;
+        this.#afterParse = new SocketError('closed instead of draining a large unread response');
       }
     } else exchange.body!.push(chunk);
     this.#bodyProgress();
@@ -849,7 +807,7 @@ export class Http1Connection implements BodySource {
 
   #onComplete(trailers: string[]): void {
     const exchange = this.#exchange!;
-    exchange.responseComplete = true;
+    enter(exchange, 'complete');
     this.#disarm();
     const body = exchange.body!;
     body.end(trailers);
@@ -864,11 +822,11 @@ export class Http1Connection implements BodySource {
 
   #onSocketEnd(): void {
     const exchange = this.#exchange;
-    if (exchange?.flushTimer !== undefined) {
+    if (exchange?.phase === 'flushing') {
       this.#fail(new SocketError('the server closed the connection'), exchange);
       return;
     }
-    if (exchange === undefined || exchange.responseComplete) {
+    if (exchange === undefined) {
       this.#destroy(undefined);
       return;
     }
@@ -885,19 +843,24 @@ export class Http1Connection implements BodySource {
       );
       return;
     }
-    if (exchange.responseComplete) {
+    if (exchange.phase === 'complete') {
       exchange.keepAlive = false;
       this.#endExchange(exchange);
     } else {
-      this.#fail(new SocketError('the server closed the connection before the response ended'));
+      this.#fail(
+        new SocketError('the server closed the connection before the response ended'),
+        exchange,
+      );
     }
   }
 
   #onSocketClose(): void {
     this.#markClosed();
-    if (this.#exchange !== undefined) {
+    const exchange = this.#exchange;
+    if (exchange !== undefined) {
       this.#fail(
         this.#closeError ?? new SocketError('the connection closed before the response ended'),
+        exchange,
       );
     }
     this.#destroy(undefined);
@@ -917,10 +880,8 @@ export class Http1Connection implements BodySource {
   resume(): void {
     this.#readerPaused = false;
     this.#socket.resume();
-    const exchange = this.#exchange;
-    if (exchange !== undefined && exchange.body !== undefined && !exchange.responseComplete) {
-      this.#arm('body', exchange.bodyTimeout);
-    }
+    const phase = this.#exchange?.phase;
+    if (phase === 'body' || phase === 'draining') this.#arm('body', this.#exchange!.bodyTimeout);
   }
 
   /** @internal the body was garbage-collected unread (cancel() follows) */
@@ -931,8 +892,9 @@ export class Http1Connection implements BodySource {
   /** @internal the body reader gave up: drain what is left if it is small, else close */
   cancel(): void {
     const exchange = this.#exchange;
-    if (exchange === undefined || exchange.responseComplete) return;
-    exchange.draining = true;
+    // A body already whole (or already given up) has nothing more to drain.
+    if (exchange?.phase !== 'body') return;
+    enter(exchange, 'draining');
     this.#readerPaused = false;
     this.#socket.resume();
     // Draining only saves a reconnect: a server slow to finish gets the connection closed
@@ -948,7 +910,7 @@ export class Http1Connection implements BodySource {
     // The gap timer restarts with every byte: a server sending one now and then would keep the
     // connection (and its pool slot) draining for as long as it likes without an overall bound.
     const maxDrainTime = this.#options.maxDrainTime ?? DEFAULT_MAX_DRAIN_TIME;
-    if (exchange.drainTimer === undefined && Number.isFinite(maxDrainTime)) {
+    if (Number.isFinite(maxDrainTime)) {
       exchange.drainTimer = this.#clock.schedule(() => {
         exchange.drainTimer = undefined;
         this.#fail(
@@ -963,25 +925,24 @@ export class Http1Connection implements BodySource {
 
   // --- ending ---
 
+  /** The response is whole (`complete`), or the flush it waited for came or never will (`flushing`). */
   #endExchange(exchange: Exchange): void {
-    if (this.#exchange !== exchange) return;
+    if (exchange.phase !== 'complete' && exchange.phase !== 'flushing') {
+      throw new Error(`internal: an exchange cannot end from ${exchange.phase}`);
+    }
     if (exchange.drainTimer !== undefined) {
       exchange.drainTimer.cancel();
       exchange.drainTimer = undefined;
     }
-    if (
-      !exchange.requestFlushed &&
-      exchange.flushTimer === undefined &&
-      exchange.keepAlive &&
-      !exchange.poisoned
-    ) {
+    if (exchange.phase === 'complete' && exchange.sent !== 'flushed' && exchange.keepAlive) {
       // The answer came before the socket said the request's last bytes were written (a TLS
       // socket says so a little later): the verdict waits for that, a bounded while. Reusing
       // now could queue the next request behind bytes the server may never read.
+      enter(exchange, 'flushing');
       this.#disarm();
       exchange.flushTimer = this.#clock.schedule(() => {
         exchange.flushTimer = undefined;
-        exchange.poisoned = true;
+        exchange.keepAlive = false;
         this.#endExchange(exchange);
       }, FLUSH_WAIT);
       return;
@@ -990,6 +951,7 @@ export class Http1Connection implements BodySource {
       exchange.flushTimer.cancel();
       exchange.flushTimer = undefined;
     }
+    enter(exchange, 'done');
     this.#exchange = undefined;
     this.#dropHeldBody(exchange);
     this.#disarm();
@@ -1003,8 +965,7 @@ export class Http1Connection implements BodySource {
     // response), and a next request would queue behind them.
     const reusable =
       exchange.keepAlive &&
-      !exchange.poisoned &&
-      exchange.requestFlushed &&
+      exchange.sent === 'flushed' &&
       !this.#socket.destroyed &&
       this.#socket.readable;
     if (reusable) this.#state = 'idle';
@@ -1012,20 +973,21 @@ export class Http1Connection implements BodySource {
     this.#events.onExchangeEnd?.(reusable);
   }
 
-  /** Fails the current exchange (if `only` is given, only when it is still current) and closes. */
-  #fail(error: Error, only?: Exchange): void {
-    const exchange = this.#exchange;
-    if (only !== undefined && exchange !== only) return;
-    if (exchange?.flushTimer !== undefined) {
+  /**
+   * Fails `exchange` with `error` and closes the connection; with no exchange, just closes.
+   * An exchange already over is left alone: its timers and its upload may still report.
+   */
+  #fail(error: Error, exchange: Exchange | undefined): void {
+    if (exchange?.phase === 'done') return;
+    if (exchange?.phase === 'flushing') {
       // The response was delivered whole and only the reuse verdict was pending: not an error
       // of the exchange, just a connection that cannot be reused.
-      exchange.flushTimer.cancel();
-      exchange.flushTimer = undefined;
-      exchange.poisoned = true;
+      exchange.keepAlive = false;
       this.#endExchange(exchange);
       return;
     }
     if (exchange !== undefined) {
+      enter(exchange, 'done');
       this.#exchange = undefined;
       this.#disarm();
       exchange.drainTimer?.cancel();
@@ -1039,7 +1001,7 @@ export class Http1Connection implements BodySource {
         locateError(error, this.#origin, exchange.method, exchange.path);
       }
       if (exchange.body === undefined) exchange.reject(error);
-      else exchange.body!.fail(error);
+      else exchange.body.fail(error);
       this.#destroy(error);
       exchange.deadline?.exchangeEnded();
       this.#events.onExchangeEnd?.(false, error);
@@ -1062,8 +1024,9 @@ export class Http1Connection implements BodySource {
 
   /** Closes the connection now, failing any exchange in progress with `error`. */
   destroy(error?: Error): void {
-    if (this.#exchange !== undefined) {
-      this.#fail(error ?? new SocketError('the connection was destroyed'));
+    const exchange = this.#exchange;
+    if (exchange !== undefined) {
+      this.#fail(error ?? new SocketError('the connection was destroyed'), exchange);
     } else this.#destroy(error);
   }
 }
