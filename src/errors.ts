@@ -246,10 +246,43 @@ export class RequestTimeoutError extends HttpoolError {
   }
 }
 
-/** The socket failed, or was closed by the peer, in the middle of an exchange. */
+/**
+ * The socket failed, or was closed by the peer, in the middle of an exchange.
+ *
+ * When it failed a request, the connection says how far that request got, at the moment it
+ * failed (Go's transport calls the first case `nothingWrittenError`):
+ * - {@link requestSent} `'none'` : nothing of it was written, so the server cannot have seen it;
+ * - {@link responseStarted} `false`: no byte of an answer came, so the server did not answer
+ *   it, though it may have read it (a kept-alive connection the server had already closed
+ *   fails this way);
+ * - otherwise the server may have acted on it.
+ *
+ * Both are undefined on a socket error that failed no request of its own (opening a
+ * connection, a proxy tunnel).
+ */
 export class SocketError extends HttpoolError {
-  constructor(message: string, options?: HttpoolErrorOptions) {
+  /**
+   * How much of the request was handed to the socket: `'none'`, `'partial'` (its head, or
+   * part of a streamed body) or `'all'`. Bytes handed over may still not have reached the
+   * server; bytes never handed over cannot have.
+   */
+  declare readonly requestSent?: 'none' | 'partial' | 'all';
+  /** True when at least one byte of a response (a `100 Continue` included) had arrived. */
+  declare readonly responseStarted?: boolean;
+
+  constructor(
+    message: string,
+    options?: HttpoolErrorOptions & {
+      /** See {@link SocketError.requestSent}. */
+      requestSent?: 'none' | 'partial' | 'all' | undefined;
+      /** See {@link SocketError.responseStarted}. */
+      responseStarted?: boolean | undefined;
+    },
+  ) {
     super(message, 'ERR_SOCKET', options);
+    // Own properties only when known: an unclassified error shows no undefined fields.
+    if (options?.requestSent !== undefined) this.requestSent = options.requestSent;
+    if (options?.responseStarted !== undefined) this.responseStarted = options.responseStarted;
   }
 }
 

@@ -563,7 +563,7 @@ export class ConnectionPool implements AsyncDisposable {
         }
         // Only a reused connection's failure is replayed, so a replay that meets a failure
         // on a new connection stops there; the bound covers a run of stale ones.
-        if (attempt < MAX_REPLAYS && reused && canReplay(options, slot.connection, error)) {
+        if (attempt < MAX_REPLAYS && reused && canReplay(options, error)) {
           this.#replayed++;
           continue;
         }

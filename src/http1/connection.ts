@@ -140,7 +140,6 @@ export class Http1Connection implements BodySource {
   #completedExchanges = 0;
   #keepAliveHintMs: number | undefined;
   #lastStatus = 0;
-  #responseStarted = false;
   #closeError: Error | undefined;
   /** The last Keep-Alive value read, and the hint it gave: a server repeats it on every response. */
   #keepAliveValue: string | undefined;
@@ -196,7 +195,7 @@ export class Http1Connection implements BodySource {
     socket.setNoDelay(true);
     socket.on('end', () => this.#onSocketEnd());
     socket.on('error', (error) =>
-      this.#fail(new SocketError(error.message, { cause: error }), this.#exchange),
+      this.#fail(brokenError(error.message, this.#exchange, error), this.#exchange),
     );
     socket.on('close', () => this.#onSocketClose());
     // Last: bytes the server sent before now are handed over at once.
@@ -213,14 +212,6 @@ export class Http1Connection implements BodySource {
   /** Exchanges completed on this connection so far. */
   get completedExchanges(): number {
     return this.#completedExchanges;
-  }
-
-  /**
-   * True when the current (or last) exchange received at least one response byte. A request
-   * that failed with this false never got an answer, which is what makes a replay safe.
-   */
-  get responseStarted(): boolean {
-    return this.#responseStarted;
   }
 
   /**
@@ -306,7 +297,10 @@ export class Http1Connection implements BodySource {
       this.#destroy(undefined);
       return Promise.reject(
         locateError(
-          new SocketError('the connection is no longer open'),
+          new SocketError('the connection is no longer open', {
+            requestSent: 'none',
+            responseStarted: false,
+          }),
           this.#origin,
           method,
           path,
@@ -383,7 +377,6 @@ export class Http1Connection implements BodySource {
       }
       this.#exchange = exchange;
       this.#state = 'busy';
-      this.#responseStarted = false;
       this.#parser.expect(method);
       if (expectContinue) {
         // The head alone; the body waits for the server's go-ahead (or its silence).
@@ -695,7 +688,6 @@ export class Http1Connection implements BodySource {
       return;
     }
     exchange.responseStarted = true;
-    this.#responseStarted = true;
     let consumed: number;
     try {
       consumed = this.#parser.execute(chunk);
@@ -799,7 +791,10 @@ export class Http1Connection implements BodySource {
     if (exchange.phase === 'draining') {
       exchange.drainedBytes += chunk.byteLength;
       if (exchange.drainedBytes > (this.#options.maxDrainBytes ?? DEFAULT_MAX_DRAIN)) {
-        this.#afterParse = new SocketError('closed instead of draining a large unread response');
+        this.#afterParse = brokenError(
+          'closed instead of draining a large unread response',
+          exchange,
+        );
       }
     } else exchange.body!.push(chunk);
     this.#bodyProgress();
@@ -823,7 +818,7 @@ export class Http1Connection implements BodySource {
   #onSocketEnd(): void {
     const exchange = this.#exchange;
     if (exchange?.phase === 'flushing') {
-      this.#fail(new SocketError('the server closed the connection'), exchange);
+      this.#fail(brokenError('the server closed the connection', exchange), exchange);
       return;
     }
     if (exchange === undefined) {
@@ -836,9 +831,7 @@ export class Http1Connection implements BodySource {
     } catch (error) {
       // Anything else was cut short: the socket's fault, not a malformed response.
       this.#fail(
-        new SocketError('the server closed the connection before the response ended', {
-          cause: error,
-        }),
+        brokenError('the server closed the connection before the response ended', exchange, error),
         exchange,
       );
       return;
@@ -848,7 +841,7 @@ export class Http1Connection implements BodySource {
       this.#endExchange(exchange);
     } else {
       this.#fail(
-        new SocketError('the server closed the connection before the response ended'),
+        brokenError('the server closed the connection before the response ended', exchange),
         exchange,
       );
     }
@@ -859,7 +852,8 @@ export class Http1Connection implements BodySource {
     const exchange = this.#exchange;
     if (exchange !== undefined) {
       this.#fail(
-        this.#closeError ?? new SocketError('the connection closed before the response ended'),
+        this.#closeError ??
+          brokenError('the connection closed before the response ended', exchange),
         exchange,
       );
     }
@@ -914,8 +908,9 @@ export class Http1Connection implements BodySource {
       exchange.drainTimer = this.#clock.schedule(() => {
         exchange.drainTimer = undefined;
         this.#fail(
-          new SocketError(
+          brokenError(
             `closed instead of draining an unread response for over ${maxDrainTime} ms`,
+            exchange,
           ),
           exchange,
         );
@@ -1026,7 +1021,7 @@ export class Http1Connection implements BodySource {
   destroy(error?: Error): void {
     const exchange = this.#exchange;
     if (exchange !== undefined) {
-      this.#fail(error ?? new SocketError('the connection was destroyed'), exchange);
+      this.#fail(error ?? brokenError('the connection was destroyed', exchange), exchange);
     } else this.#destroy(error);
   }
 }
@@ -1034,6 +1029,24 @@ export class Http1Connection implements BodySource {
 const NO_BODY: BodyFraming = { kind: 'none' };
 const EMPTY_BYTES = new Uint8Array(0);
 const STREAM: BodyFraming = { kind: 'stream' };
+
+/**
+ * The SocketError that fails `exchange` (or none, on an idle connection), classified where it
+ * happens: how much of the request had gone out, and whether an answer had begun. The replay
+ * rule reads these instead of asking the connection afterwards.
+ */
+function brokenError(
+  message: string,
+  exchange: Exchange | undefined,
+  cause?: unknown,
+): SocketError {
+  if (exchange === undefined) return new SocketError(message, { cause });
+  return new SocketError(message, {
+    cause,
+    requestSent: exchange.sent === 'flushed' ? 'all' : exchange.sent,
+    responseStarted: exchange.responseStarted,
+  });
+}
 
 /** Stands in for an exchange's settled resolve/reject, so they hold nothing. */
 function ignore(): void {}
