@@ -12,6 +12,7 @@ import { type RequestDeadline, underDeadline } from '../http/deadline.js';
 import { type HeaderPairs, headerEntries } from '../http/header-pairs.js';
 import type { ExchangeOptions, HeadersInput } from '../http/options.js';
 import type { HttpResponse } from '../http/response.js';
+import type { ExchangeReport, Transport } from '../http/transport.js';
 import { Http1Connection } from '../http1/connection.js';
 import type { ParserLimits } from '../http1/limits.js';
 import { standardMethod } from '../http1/serializer.js';
@@ -194,7 +195,7 @@ export interface PoolInternals {
  * it is in (see lease.ts), and the exchange in progress.
  */
 class Slot implements Leased {
-  connection!: Http1Connection;
+  connection!: Transport;
   /** Requests sent on this connection. */
   requests = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
@@ -203,6 +204,8 @@ class Slot implements Leased {
   idleSince = Number.NaN;
   /** The pool is closing it: a close the server did not start. */
   closing = false;
+  /** The idle time the server last promised on this connection (from its exchange reports). */
+  keepAliveHint: number | undefined = undefined;
 
   /** The lease it is in: one object for all its leases. */
   readonly lease = new LeaseState();
@@ -356,7 +359,26 @@ export class ConnectionPool implements AsyncDisposable {
     const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
     // Jitter keeps connections opened together from all retiring in the same instant.
     const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
-    slot.connection = new Http1Connection(
+    slot.connection = this.#transport(opened, slot);
+    if (slot.connection.closing) {
+      // The server spoke before being asked (the connection refuses that): a failed connect.
+      this.#budget?.release();
+      throw new SocketError(`the connection to ${this.origin} closed as soon as it opened`);
+    }
+    const localPort = slot.connection.localPort;
+    debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
+    if (channels.connectionOpen.hasSubscribers) {
+      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs });
+    }
+    return slot;
+  }
+
+  /**
+   * The transport over a socket just opened, wired to its slot: one report per exchange, a
+   * close, a body dropped unread. The one place that picks the protocol (HTTP/1.1 for now).
+   */
+  #transport(opened: Awaited<ReturnType<typeof openSocket>>, slot: Slot): Transport {
+    return new Http1Connection(
       opened.socket,
       {
         reads: opened.reads,
@@ -370,7 +392,7 @@ export class ConnectionPool implements AsyncDisposable {
         clock: this.#clock,
       },
       {
-        onExchangeEnd: (_reusable, error) => this.#exchangeEnded(slot, error),
+        onExchangeEnd: (report) => this.#exchangeEnded(slot, report),
         // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
         onClose: () => {
           if (!slot.closing && Number.isNaN(slot.leasedAt)) this.#learnIdleClose(slot);
@@ -384,17 +406,6 @@ export class ConnectionPool implements AsyncDisposable {
         },
       },
     );
-    if (slot.connection.state === 'closed') {
-      // The server spoke before being asked (the connection refuses that): a failed connect.
-      this.#budget?.release();
-      throw new SocketError(`the connection to ${this.origin} closed as soon as it opened`);
-    }
-    const localPort = slot.connection.localPort;
-    debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
-    if (channels.connectionOpen.hasSubscribers) {
-      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs });
-    }
-    return slot;
   }
 
   #close(slot: Slot, reason: CloseReason): Promise<void> {
@@ -545,21 +556,21 @@ export class ConnectionPool implements AsyncDisposable {
         }
         slot = this.#lend(acquired, started);
       }
-      const reused = slot.connection.completedExchanges > 0;
+      // Every exchange on a connection still lent out ended reusable.
+      const reused = slot.requests > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
       slot.returnWhenDone = true;
       try {
         return await this.send(slot, options, deadline);
       } catch (error) {
-        if (slot.connection.state === 'idle') {
-          // Refused before anything was sent: the connection is as good as before.
+        if (slot.returnWhenDone) {
+          // No report handed the slot back. With no exchange running and the connection open,
+          // the request was refused before anything was sent: the connection is as good as
+          // before. Otherwise (found closed, or failed after its head) nothing else will.
           slot.returnWhenDone = false;
-          this.giveBack(slot);
-        } else if (slot.returnWhenDone) {
-          // The exchange never started, yet the connection is gone: no exchange end will
-          // hand this slot back, so hand it back here.
-          slot.returnWhenDone = false;
-          this.throwAway(slot);
+          const connection = slot.connection;
+          if (connection.active === 0 && !connection.closing) this.giveBack(slot);
+          else this.throwAway(slot);
         }
         // Only a reused connection's failure is replayed, so a replay that meets a failure
         // on a new connection stops there; the bound covers a run of stale ones.
@@ -635,9 +646,11 @@ export class ConnectionPool implements AsyncDisposable {
       return Promise.reject(error);
     }
     const connection = slot.connection;
-    const reused = connection.completedExchanges > 0;
+    const reused = slot.requests > 0;
+    const active = connection.active;
     const pending = connection.request(options, deadline);
-    if (connection.state === 'busy') {
+    // An exchange began (input refused before anything was sent begins none): count it.
+    if (connection.active > active) {
       this.#requests++;
       if (reused) this.#reused++;
       slot.requests++;
@@ -648,24 +661,27 @@ export class ConnectionPool implements AsyncDisposable {
     return pending.then((response) => decodeResponse(response, method, this.#maxDecoded));
   }
 
-  #exchangeEnded(slot: Slot, error: Error | undefined): void {
+  /** The connection's one report on an exchange: its verdict stands, and its hint is kept. */
+  #exchangeEnded(slot: Slot, report: ExchangeReport): void {
+    slot.keepAliveHint = report.keepAliveHint;
     const exchange = slot.exchange;
     slot.exchange = undefined;
-    if (exchange !== undefined) this.#publishEnd(slot, exchange, error);
+    if (exchange !== undefined) this.#publishEnd(exchange, report);
     if (!slot.returnWhenDone) return;
     slot.returnWhenDone = false;
-    this.#putBack(slot);
+    this.#putBack(slot, report.reusable);
   }
 
-  #publishEnd(slot: Slot, exchange: ExchangeTrace, error: Error | undefined): void {
-    requestEnded(this.origin, exchange, slot.connection.lastStatus, error);
+  #publishEnd(exchange: ExchangeTrace, report: ExchangeReport): void {
+    requestEnded(this.origin, exchange, report.status, report.error);
   }
 
   /** @internal LeaseOwner: the lease ended */
   giveBack(slot: Slot): void {
     const connection = slot.connection;
-    if (connection.state !== 'busy') {
-      this.#putBack(slot);
+    if (connection.active === 0) {
+      // The last exchange's report already said it could carry another: is it still fit now?
+      this.#putBack(slot, connection.isHealthy());
       return;
     }
     // Released with the body unread: drain a little (or close), then come home.
@@ -700,11 +716,15 @@ export class ConnectionPool implements AsyncDisposable {
     }
   }
 
-  #putBack(slot: Slot): void {
-    const connection = slot.connection;
+  /**
+   * The lease is over: the connection goes back to the pool if the transport says it can carry
+   * another (`fit`) and the pool's own policy keeps it ({@link #retires}), until its lifetime
+   * or the server's Keep-Alive hint runs out.
+   */
+  #putBack(slot: Slot, fit: boolean): void {
     const now = performance.now();
     let expiresAt = slot.retireAt;
-    const hint = connection.keepAliveHint;
+    const hint = slot.keepAliveHint;
     const clockNow = this.#clock === undefined ? now : this.#clock.now();
     if (hint !== undefined) {
       const threshold = this.#options.keepAliveTimeoutThreshold ?? DEFAULT_KEEP_ALIVE_THRESHOLD;
@@ -715,14 +735,21 @@ export class ConnectionPool implements AsyncDisposable {
       expiresAt = Math.min(expiresAt, clockNow + this.#learnedIdleTimeout);
     }
     slot.idleSince = clockNow;
-    const reusable =
-      connection.isHealthy() &&
-      slot.requests < (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY) &&
+    this.#endLease(slot, now);
+    this.#pool.releaseWith(slot, fit && !this.#retires(slot), expiresAt);
+  }
+
+  /**
+   * The pool's own reasons to close a connection its transport would still carry requests
+   * on (its lifetime is the `expiresAt` of {@link #putBack}, a closing pool the ResourcePool's).
+   */
+  #retires(slot: Slot): boolean {
+    return (
+      slot.requests >= (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY) ||
       // Under a shared cap, other origins waiting for a connection go first: closing this one
       // frees a permit for the oldest of them (first come, first served across origins).
-      !(this.#budget !== undefined && this.#budget.waiting > 0);
-    this.#endLease(slot, now);
-    this.#pool.releaseWith(slot, reusable, expiresAt);
+      (this.#budget !== undefined && this.#budget.waiting > 0)
+    );
   }
 
   /** A snapshot of the pool's connections, waiters and counters. */

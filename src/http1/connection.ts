@@ -15,7 +15,8 @@ import { BodyQueue, type BodySource, ResponseBody } from '../http/body.js';
 import type { RequestDeadline } from '../http/deadline.js';
 import type { ExchangeOptions, HeadersInput, RequestBody } from '../http/options.js';
 import { HttpResponse } from '../http/response.js';
-import { type Exchange, enter } from './exchange.js';
+import type { Transport, TransportEvents } from '../http/transport.js';
+import { type Exchange, type ExchangePhase, enter } from './exchange.js';
 import type { ParserLimits } from './limits.js';
 import { type ResponseHead, ResponseParser } from './parser.js';
 import {
@@ -66,22 +67,6 @@ export interface ReadSource {
   deliverTo(receive: (bytes: Buffer) => void): void;
 }
 
-/** @internal What a connection tells its owner. Every callback is optional. */
-export interface ConnectionEvents {
-  /**
-   * The request was fully written and the response fully read, or the exchange failed with
-   * `error`; `reusable` says whether a new request may follow.
-   */
-  onExchangeEnd?(reusable: boolean, error?: Error): void;
-  /** The socket is gone; `error` says why when it was not a plain close. */
-  onClose?(error: Error | undefined): void;
-  /**
-   * The response body was garbage-collected before anyone read it, while its bytes were still
-   * coming: the connection now drains the rest (or closes), as for `dump()`.
-   */
-  onBodyAbandoned?(): void;
-}
-
 /** @internal Where a connection is in its life. Transitions: idle → busy → idle … → closed. */
 export type ConnectionState = 'idle' | 'busy' | 'closed';
 
@@ -109,19 +94,20 @@ type PersistentTimer = { ms: number; timer: Timer };
 
 /**
  * @internal One HTTP/1.1 connection over a connected `net` or `tls` socket: one exchange at a time,
- * no pipelining. It knows nothing of pools: its owner learns through {@link ConnectionEvents}
- * when an exchange ended and whether the connection may carry another.
+ * no pipelining. It knows nothing of pools: it is a {@link Transport}, whose owner learns through
+ * {@link TransportEvents}, once per exchange, how it ended and whether the connection may carry
+ * another.
  *
  * Rules (RFC 9112 §9.3): a connection is reusable only after its request was fully written
  * and its response fully read, when neither side asked to close, and when the server sent
  * nothing beyond the response.
  */
-export class Http1Connection implements BodySource {
+export class Http1Connection implements Transport, BodySource {
   readonly #socket: Socket;
   readonly #options: Http1ConnectionOptions;
   readonly #clock: Clock;
   readonly #origin: string;
-  readonly #events: ConnectionEvents;
+  readonly #events: TransportEvents;
   readonly #parser: ResponseParser;
   /** Read while the socket is open: a destroyed socket no longer knows it. */
   readonly #localPort: number | undefined;
@@ -137,7 +123,6 @@ export class Http1Connection implements BodySource {
   #timerKind: 'headers' | 'body' | undefined;
   /** The body reader asked for a pause (backpressure): no body timer runs meanwhile. */
   #readerPaused = false;
-  #completedExchanges = 0;
   #keepAliveHintMs: number | undefined;
   #lastStatus = 0;
   #closeError: Error | undefined;
@@ -174,7 +159,7 @@ export class Http1Connection implements BodySource {
    * @param options Host header value, limits, timeouts
    * @param events callbacks to the owner
    */
-  constructor(socket: Socket, options: Http1ConnectionOptions, events: ConnectionEvents = {}) {
+  constructor(socket: Socket, options: Http1ConnectionOptions, events: TransportEvents = {}) {
     this.#socket = socket;
     this.#localPort = socket.localPort;
     this.#options = options;
@@ -204,14 +189,38 @@ export class Http1Connection implements BodySource {
     else socket.on('data', (chunk: Buffer) => this.#onSocketData(chunk));
   }
 
-  /** `idle`, `busy` or `closed`. */
+  /** `idle`, `busy` or `closed`: for tests and logs (an owner goes by the Transport members). */
   get state(): ConnectionState {
     return this.#state;
   }
 
-  /** Exchanges completed on this connection so far. */
-  get completedExchanges(): number {
-    return this.#completedExchanges;
+  /** The current exchange's phase (see {@link ExchangePhase}), for tests and logs; undefined when none. */
+  get exchangePhase(): ExchangePhase | undefined {
+    return this.#exchange?.phase;
+  }
+
+  /** Transport: always HTTP/1.1. */
+  get protocol(): 'http/1.1' {
+    return 'http/1.1';
+  }
+
+  /** Transport: one exchange at a time, no pipelining. */
+  get capacity(): number {
+    return 1;
+  }
+
+  /** Transport: 1 while an exchange runs (from its first write to its report), else 0. */
+  get active(): number {
+    return this.#exchange === undefined ? 0 : 1;
+  }
+
+  /**
+   * Transport: true once the connection will carry no new exchange: it is closed, or the
+   * exchange in progress has ruled a next one out (a side asked to close, an early answer,
+   * bytes unasked). One-way: such an exchange ends by closing the connection.
+   */
+  get closing(): boolean {
+    return this.#state === 'closed' || this.#exchange?.keepAlive === false;
   }
 
   /**
@@ -223,16 +232,6 @@ export class Http1Connection implements BodySource {
     if (body === undefined) return false;
     void body.dump();
     return true;
-  }
-
-  /** Status of the last response head received (0 before any). */
-  get lastStatus(): number {
-    return this.#lastStatus;
-  }
-
-  /** The idle time the server promised in its last `Keep-Alive: timeout=N` header (ms), if any. */
-  get keepAliveHint(): number | undefined {
-    return this.#keepAliveHintMs;
   }
 
   /** The socket's local port, useful in logs and tests; still known once the socket is gone. */
@@ -953,7 +952,6 @@ export class Http1Connection implements BodySource {
     if (exchange.signal !== undefined && exchange.onAbort !== undefined) {
       exchange.signal.removeEventListener('abort', exchange.onAbort);
     }
-    this.#completedExchanges++;
     exchange.deadline?.exchangeEnded();
     // Only a request whose last write was flushed leaves the connection in step: one whose
     // bytes are still queued means the server answered without reading it all (an early
@@ -962,10 +960,16 @@ export class Http1Connection implements BodySource {
       exchange.keepAlive &&
       exchange.sent === 'flushed' &&
       !this.#socket.destroyed &&
-      this.#socket.readable;
+      this.#socket.readable &&
+      this.#socket.writable;
     if (reusable) this.#state = 'idle';
     else this.#destroy(undefined);
-    this.#events.onExchangeEnd?.(reusable);
+    this.#events.onExchangeEnd?.({
+      reusable,
+      error: undefined,
+      status: this.#lastStatus,
+      keepAliveHint: this.#keepAliveHintMs,
+    });
   }
 
   /**
@@ -999,7 +1003,12 @@ export class Http1Connection implements BodySource {
       else exchange.body.fail(error);
       this.#destroy(error);
       exchange.deadline?.exchangeEnded();
-      this.#events.onExchangeEnd?.(false, error);
+      this.#events.onExchangeEnd?.({
+        reusable: false,
+        error,
+        status: this.#lastStatus,
+        keepAliveHint: this.#keepAliveHintMs,
+      });
       return;
     }
     this.#destroy(error);
