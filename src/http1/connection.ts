@@ -114,15 +114,16 @@ export class Http1Connection implements Transport, BodySource {
   #state: ConnectionState = 'idle';
   #exchange: Exchange | undefined;
   /**
-   * One timer per kind, made once and `refresh()`ed for each exchange: arming costs no
-   * allocation, and disarming only clears {@link #timerKind} (a timer that fires for a kind
-   * no longer armed does nothing). Both are cleared when the connection closes.
+   * One timer per kind, made once on the clock and refreshed for each exchange: arming costs
+   * no allocation, and disarming suspends it (with a clock that cannot, a timer that fires for
+   * a kind no longer armed does nothing). Both are cancelled when the connection closes.
    */
   #headersTimer: PersistentTimer | undefined;
   #bodyTimer: PersistentTimer | undefined;
   #timerKind: 'headers' | 'body' | undefined;
   /** The body reader asked for a pause (backpressure): no body timer runs meanwhile. */
   #readerPaused = false;
+  /** What the last response head said, for the exchange reports: its Keep-Alive hint (ms) and status. */
   #keepAliveHintMs: number | undefined;
   #lastStatus = 0;
   #closeError: Error | undefined;
@@ -283,6 +284,10 @@ export class Http1Connection implements Transport, BodySource {
    *
    * With `deadline` (made by the caller from `options.timeout`), its signal replaces
    * `options.signal` (it carries the caller's too), and the exchange tells it its phases.
+   *
+   * A socket failure is classified where it happens: its {@link SocketError} says how much of
+   * the request had gone out (`requestSent`) and whether an answer had begun
+   * (`responseStarted`), so a caller can tell whether the server could have acted on it.
    */
   request(options: ExchangeOptions, deadline?: RequestDeadline): Promise<HttpResponse> {
     if (this.#state !== 'idle') {
