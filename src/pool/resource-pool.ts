@@ -533,12 +533,7 @@ export class ResourcePool<R> {
     else {
       const waiter = this.#nextWaiterForUsed();
       if (waiter === undefined) {
-        const idleNow = !Number.isNaN(now)
-          ? now
-          : this.#idleTimeout !== Number.POSITIVE_INFINITY
-            ? this.#clock.now()
-            : 0;
-        this.#pushIdle(resource, idleNow, expiresAt);
+        this.#pushIdle(resource, this.#idleSince(now), expiresAt);
       } else if (waiter.fresh) {
         // The slot passes to a new resource made for this waiter.
         this.#destroyResource(resource, 'not-reusable');
@@ -963,12 +958,7 @@ export class ResourcePool<R> {
     }
     const waiter = share.capacity < 1 ? undefined : this.#nextWaiterForUsed();
     if (waiter === undefined) {
-      const idleNow = !Number.isNaN(now)
-        ? now
-        : this.#idleTimeout !== Number.POSITIVE_INFINITY
-          ? this.#clock.now()
-          : 0;
-      this.#pushIdle(resource, idleNow, share.expiresAt);
+      this.#pushIdle(resource, this.#idleSince(now), share.expiresAt);
     } else if (waiter.fresh) {
       // The slot passes to a new resource made for this waiter.
       this.#destroyResource(resource, 'not-reusable');
@@ -1055,6 +1045,15 @@ export class ResourcePool<R> {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * When a resource going idle now became idle: `now` when the caller read the clock, else
+   * the clock, read only when an idle timeout will need it (no timeout: 0).
+   */
+  #idleSince(now: number): number {
+    if (!Number.isNaN(now)) return now;
+    return this.#idleTimeout !== Number.POSITIVE_INFINITY ? this.#clock.now() : 0;
   }
 
   /** Puts a resource on the idle stack; `now` may be 0 when nothing expires (no deadline to compute). */
