@@ -218,16 +218,6 @@ class Slot implements Leased {
   constructor(retireAt: number) {
     this.retireAt = retireAt;
   }
-
-  /** When the current lease began (performance.now() ms); NaN while not leased. */
-  get leasedAt(): number {
-    return this.lease.startedAt;
-  }
-
-  /** Where the current lease was acquired, when leak detection is on. */
-  get acquiredAt(): Error | undefined {
-    return this.lease.acquiredAt;
-  }
 }
 
 const DEFAULT_IDLE_TIMEOUT = 4000;
@@ -395,13 +385,13 @@ export class ConnectionPool implements AsyncDisposable {
         onExchangeEnd: (report) => this.#exchangeEnded(slot, report),
         // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
         onClose: () => {
-          if (!slot.closing && Number.isNaN(slot.leasedAt)) this.#learnIdleClose(slot);
+          if (!slot.closing && Number.isNaN(slot.lease.startedAt)) this.#learnIdleClose(slot);
           this.#pool.evict(slot);
         },
         onBodyAbandoned: () => {
           // A lease (acquire()) that was dropped too is reported by its own finalizer.
           if (slot.returnWhenDone) {
-            this.#warnLeak('had a response body garbage-collected unread', slot.acquiredAt);
+            this.#warnLeak('had a response body garbage-collected unread', slot.lease.acquiredAt);
           }
         },
       },
@@ -445,7 +435,7 @@ export class ConnectionPool implements AsyncDisposable {
   #onAbandoned(slot: Slot): void {
     // Released already, its unread body draining: the connection comes home by itself.
     if (slot.returnWhenDone) return;
-    this.#warnLeak('was garbage-collected without being released', slot.acquiredAt);
+    this.#warnLeak('was garbage-collected without being released', slot.lease.acquiredAt);
     this.throwAway(slot);
   }
 
