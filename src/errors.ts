@@ -269,6 +269,12 @@ export class SocketError extends HttpoolError {
   declare readonly requestSent?: 'none' | 'partial' | 'all';
   /** True when at least one byte of a response (a `100 Continue` included) had arrived. */
   declare readonly responseStarted?: boolean;
+  /**
+   * True when the server said it did not process the request: an HTTP/2 stream it refused
+   * (REFUSED_STREAM) or one above the last stream id of its GOAWAY (RFC 9113 §8.7). Such a
+   * request may be sent again whatever its method.
+   */
+  declare readonly unprocessed?: true;
 
   constructor(
     message: string,
@@ -277,12 +283,29 @@ export class SocketError extends HttpoolError {
       requestSent?: 'none' | 'partial' | 'all' | undefined;
       /** See {@link SocketError.responseStarted}. */
       responseStarted?: boolean | undefined;
+      /** See {@link SocketError.unprocessed}. */
+      unprocessed?: true | undefined;
     },
   ) {
     super(message, 'ERR_SOCKET', options);
     // Own properties only when known: an unclassified error shows no undefined fields.
     if (options?.requestSent !== undefined) this.requestSent = options.requestSent;
     if (options?.responseStarted !== undefined) this.responseStarted = options.responseStarted;
+    if (options?.unprocessed === true) this.unprocessed = true;
+  }
+}
+
+/**
+ * The server reset an HTTP/2 stream (RST_STREAM) with an error code other than
+ * REFUSED_STREAM, or the stream failed with one: the request may have been acted on, so it is
+ * never sent again by itself. The connection stays in use for other requests.
+ */
+export class StreamResetError extends HttpoolError {
+  /** The HTTP/2 error code (RFC 9113 §7), e.g. 2 for INTERNAL_ERROR, 8 for CANCEL. */
+  readonly http2Code: number;
+  constructor(message: string, http2Code: number, options?: HttpoolErrorOptions) {
+    super(message, 'ERR_STREAM_RESET', options);
+    this.http2Code = http2Code;
   }
 }
 

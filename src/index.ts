@@ -59,6 +59,7 @@ export {
   ResponseError,
   ResponseLimitError,
   SocketError,
+  StreamResetError,
 } from './errors.js';
 export type { ResponseBody } from './http/body.js';
 export { ResponseHeaders } from './http/headers.js';

@@ -1,6 +1,6 @@
 /**
  * The layering of src/, checked over the import graph: cli -> (package entry) -> client ->
- * pool | http1 -> http | net, with errors.ts and clock.ts at the root; data flows one way
+ * pool | http1 | http2 -> http | net, with errors.ts and clock.ts at the root; data flows one way
  * and no room reaches sideways (http1 never sees pools or dialing, net never sees HTTP).
  */
 import assert from 'node:assert/strict';
@@ -48,10 +48,13 @@ const allowed = {
   http: (to) => layer(to) === 'http' || leaf(to),
   // HTTP/1.1 on one socket: no pools, no dialing, no policy.
   http1: (to) => ['http1', 'http'].includes(layer(to)) || leaf(to),
+  // HTTP/2 on one session: no pools, no dialing, no policy, and nothing of HTTP/1.1.
+  http2: (to) => ['http2', 'http'].includes(layer(to)) || leaf(to),
   // Opening sockets: no HTTP at all.
   net: (to) => layer(to) === 'net' || leaf(to),
   // Policy, where everything below meets; never the CLI.
-  client: (to) => ['client', 'pool', 'http', 'http1', 'net'].includes(layer(to)) || leaf(to),
+  client: (to) =>
+    ['client', 'pool', 'http', 'http1', 'http2', 'net'].includes(layer(to)) || leaf(to),
   // Programs use the public API only.
   cli: (to) => layer(to) === 'cli' || to === 'index.ts',
 } satisfies Record<string, (to: string) => boolean>;
@@ -73,6 +76,9 @@ test('the rules refuse the edges the layout forbids', () => {
   assert.equal(allowed.net('http/options.ts'), false);
   assert.equal(allowed.pool('http/body.ts'), false);
   assert.equal(allowed.client('cli/main.ts'), false);
+  assert.equal(allowed.http2('http1/serializer.ts'), false);
+  assert.equal(allowed.http1('http2/connection.ts'), false);
+  assert.equal(allowed.http2('pool/resource-pool.ts'), false);
   assert.equal(allowed.client('net/sockets.ts'), true);
 });
 

@@ -7,15 +7,27 @@
 import type { LookupFunction } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { type Clock, systemClock } from '../clock.js';
-import { InvalidArgumentError, locateError, SocketError } from '../errors.js';
+import {
+  ConnectTimeoutError,
+  InvalidArgumentError,
+  InvalidStateError,
+  locateError,
+  SocketError,
+} from '../errors.js';
 import { type RequestDeadline, underDeadline } from '../http/deadline.js';
 import { type HeaderPairs, headerEntries } from '../http/header-pairs.js';
 import type { ExchangeOptions, HeadersInput } from '../http/options.js';
 import type { HttpResponse } from '../http/response.js';
-import type { ExchangeReport, Transport } from '../http/transport.js';
+import type { ExchangeReport, Transport, TransportEvents } from '../http/transport.js';
 import { Http1Connection } from '../http1/connection.js';
-import type { ParserLimits } from '../http1/limits.js';
+import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import { standardMethod } from '../http1/serializer.js';
+import {
+  Http2Connection,
+  type Http2ConnectionOptions,
+  MIN_NGHTTP2,
+  nghttp2Supported,
+} from '../http2/connection.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { closeWithin } from './closing.js';
@@ -124,7 +136,33 @@ export interface PoolOptions {
   headers?: HeadersInput | undefined;
   /** Decode compressed responses by default; see {@link RequestConveniences.decompress}. Default false. */
   decompress?: boolean | undefined;
+  /**
+   * Whether to speak HTTP/2 (RFC 9113), one multiplexed connection carrying many requests:
+   * - `'off'` (default): HTTP/1.1 only;
+   * - `'auto'`: `https:` offers `h2` and `http/1.1` by ALPN and speaks what the server picks;
+   *   `http:` stays HTTP/1.1;
+   * - `'only'`: `https:` must agree to `h2`, else the connect fails (SocketError);
+   * - `'prior-knowledge'`: HTTP/2 without asking (h2c on `http:` and `socketPath`; on
+   *   `https:` as `'only'`).
+   *
+   * While the protocol is not yet known, one connection is opened and the other requests wait
+   * for it. Through a forward proxy, `http:` stays HTTP/1.1; `https:` speaks h2 inside the tunnel.
+   */
+  http2?: Http2Mode | undefined;
+  /**
+   * Most requests one HTTP/2 connection carries at once; the server's
+   * SETTINGS_MAX_CONCURRENT_STREAMS lowers it. Default 100.
+   */
+  maxConcurrentStreams?: number | undefined;
+  /**
+   * When an HTTP/2 request times out, a PING checks the connection: unanswered after this many
+   * ms, the connection is closed, failing the requests on it. Default 15 000.
+   */
+  pingTimeout?: number | undefined;
 }
+
+/** See {@link PoolOptions.http2}. */
+export type Http2Mode = 'off' | 'auto' | 'only' | 'prior-knowledge';
 
 /** Options of {@link ConnectionPool.acquire}. */
 export interface AcquireOptions {
@@ -176,6 +214,8 @@ export interface PoolStats {
    * `Keep-Alive: timeout` hint, which is followed instead.
    */
   learnedIdleTimeout: number | undefined;
+  /** Requests in progress on HTTP/2 connections now (each holds one stream). */
+  streams: number;
   /** ms callers waited for a connection (acquire to lend). */
   waitTime: DurationSummary;
   /** ms connections stayed leased (lend to return). */
@@ -191,11 +231,43 @@ export interface PoolInternals {
 }
 
 /**
- * A pooled connection and what the pool knows about it: the connection's own life, the lease
- * it is in (see lease.ts), and the exchange in progress.
+ * One lease on a connection and its exchange in progress. An HTTP/1.1 connection carries one
+ * at a time, so its {@link Slot} is its own hold (a lease costs no allocation); an HTTP/2
+ * connection is held by one {@link StreamHold} per stream slot lent out.
  */
-class Slot implements Leased {
+interface Hold extends Leased {
+  /** The connection held. */
+  readonly slot: Slot;
+  /** The exchange in progress, for diagnostics (only while someone listens). */
+  exchange: ExchangeTrace | undefined;
+  /** The lease ended while an exchange was running: put the connection back when it ends. */
+  returnWhenDone: boolean;
+  /** An exchange of this hold began and its report has not come yet. */
+  running: boolean;
+}
+
+/** A lease on one stream of a shared (HTTP/2) connection. */
+class StreamHold implements Hold {
+  readonly lease = new LeaseState();
+  exchange: ExchangeTrace | undefined = undefined;
+  returnWhenDone = false;
+  running = false;
+  constructor(readonly slot: Slot) {}
+}
+
+/**
+ * A pooled connection and what the pool knows about it: the connection's own life, and for
+ * HTTP/1.1 the lease it is in (see lease.ts) and the exchange in progress.
+ */
+class Slot implements Hold {
   connection!: Transport;
+  /** An HTTP/1.1 connection is its own hold. */
+  get slot(): Slot {
+    return this;
+  }
+  /** True for a shared (HTTP/2) connection: its leases are {@link StreamHold}s. */
+  shared = false;
+  running = false;
   /** Requests sent on this connection. */
   requests = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
@@ -224,6 +296,8 @@ const DEFAULT_IDLE_TIMEOUT = 4000;
 /** Replays of one request after stale-connection failures (each on a reused connection). */
 const MAX_REPLAYS = 2;
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
+/** Streams one HTTP/2 connection carries at most, unless `maxConcurrentStreams` says otherwise. */
+const DEFAULT_MAX_STREAMS = 100;
 const DEFAULT_KEEP_ALIVE_THRESHOLD = 1000;
 /** After the server closed a connection idle for T ms, idle connections are kept for T × this. */
 const IDLE_CLOSE_MARGIN = 0.75;
@@ -269,7 +343,11 @@ export class ConnectionPool implements AsyncDisposable {
   #reused = 0;
   readonly #connectTime = new DurationRecorder();
   /** Lease timing and the leak detector. */
-  readonly #leases: Leases<Slot>;
+  readonly #leases: Leases<Hold>;
+  /** Which protocols connections may speak; see PoolOptions.http2. */
+  readonly #http2: 'never' | 'alpn' | 'always';
+  /** Exchanges in progress on HTTP/2 connections. */
+  #streams = 0;
 
   /**
    * @param origin `http://host[:port]` or `https://host[:port]`
@@ -289,7 +367,7 @@ export class ConnectionPool implements AsyncDisposable {
     this.#maxDecoded = options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock;
     this.#budget = internals.budget;
-    this.#leases = new Leases<Slot>({
+    this.#leases = new Leases<Hold>({
       origin: this.origin,
       leakDetectionTimeout: options.leakDetectionTimeout,
       clock: options.clock ?? systemClock,
@@ -299,6 +377,13 @@ export class ConnectionPool implements AsyncDisposable {
     // Through a tunnel (https:) the proxy leaves the conversation after CONNECT, so its
     // credentials go on the CONNECT only; a plain http: request is addressed to the proxy.
     this.#forwarded = this.#proxy !== undefined && this.#target.protocol === 'http:';
+    this.#http2 = http2Route(options.http2 ?? 'off', this.#target.protocol, this.#forwarded);
+    if (this.#http2 !== 'never' && !nghttp2Supported()) {
+      throw new InvalidStateError(
+        `http2 needs nghttp2 ${MIN_NGHTTP2} or later (bounded against CONTINUATION floods); ` +
+          `this Node has ${process.versions['nghttp2'] ?? 'none'}`,
+      );
+    }
     const poolOptions: ConstructorParameters<typeof ResourcePool<Slot>>[0] = {
       create: (signal) => this.#connect(signal),
       destroy: (slot, reason) => this.#close(slot, reason),
@@ -309,6 +394,12 @@ export class ConnectionPool implements AsyncDisposable {
     if (options.maxSize !== undefined) poolOptions.maxSize = options.maxSize;
     if (options.maxWaiting !== undefined) poolOptions.maxWaiting = options.maxWaiting;
     if (options.clock !== undefined) poolOptions.clock = options.clock;
+    if (this.#http2 !== 'never') {
+      // A connection carries as many requests as its protocol lets it; while the protocol is
+      // unknown, one connect serves the first burst (no socket per request during ALPN).
+      poolOptions.capacity = (slot) => slot.connection.capacity;
+      poolOptions.expectedCapacity = options.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
+    }
     this.#pool = new ResourcePool<Slot>(poolOptions);
   }
 
@@ -336,6 +427,7 @@ export class ConnectionPool implements AsyncDisposable {
         socketPath: this.#options.socketPath,
         lookup: this.#options.lookup,
         localAddress: this.#options.localAddress,
+        ...this.#protocolOffer(),
       });
     } catch (error) {
       this.#opening--;
@@ -349,7 +441,32 @@ export class ConnectionPool implements AsyncDisposable {
     const maxLifetime = this.#options.maxLifetime ?? Number.POSITIVE_INFINITY;
     // Jitter keeps connections opened together from all retiring in the same instant.
     const slot = new Slot(this.#now() + maxLifetime * (1 - Math.random() * 0.025));
-    slot.connection = this.#transport(opened, slot);
+    const speaksH2 =
+      opened.alpnProtocol === 'h2' ||
+      (this.#http2 === 'always' && this.#target.protocol === 'http:');
+    if (speaksH2) {
+      slot.shared = true;
+      try {
+        const connectTimeout = this.#options.connectTimeout ?? DEFAULT_CONNECT_TIMEOUT;
+        slot.connection = await Http2Connection.open(
+          opened.socket,
+          this.#http2Options(),
+          this.#events(slot),
+          connectTimeout - connectMs,
+          () => new ConnectTimeoutError(connectTimeout),
+        );
+      } catch (error) {
+        opened.socket.destroy();
+        this.#budget?.release();
+        throw error;
+      }
+    } else if (this.#http2 === 'always') {
+      opened.socket.destroy();
+      this.#budget?.release();
+      throw new SocketError(
+        `${this.origin} did not agree to HTTP/2 (ALPN: ${opened.alpnProtocol ?? 'none'}) and http2 is '${this.#options.http2}'`,
+      );
+    } else slot.connection = this.#transport(opened, slot);
     if (slot.connection.closing) {
       // The server spoke before being asked (the connection refuses that): a failed connect.
       this.#budget?.release();
@@ -358,9 +475,38 @@ export class ConnectionPool implements AsyncDisposable {
     const localPort = slot.connection.localPort;
     debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
     if (channels.connectionOpen.hasSubscribers) {
-      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs });
+      const protocol = slot.connection.protocol;
+      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs, protocol });
     }
     return slot;
+  }
+
+  /** What the connector offers by ALPN, and whether the socket may use shared reads (not if HTTP/2 may take it). */
+  #protocolOffer(): { ALPNProtocols?: readonly string[]; sharedReads?: boolean } {
+    if (this.#http2 === 'never') return {};
+    if (this.#target.protocol === 'http:') return { sharedReads: false };
+    return {
+      ALPNProtocols: this.#http2 === 'alpn' ? ['h2', 'http/1.1'] : ['h2'],
+      sharedReads: false,
+    };
+  }
+
+  #http2Options(): Http2ConnectionOptions {
+    const limits = resolveParserLimits(this.#options.limits);
+    return {
+      origin: this.origin,
+      authority: this.#target.host,
+      maxConcurrentStreams: this.#options.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS,
+      maxHeaderSize: limits.maxHeaderSize,
+      maxHeaderCount: limits.maxHeaderCount,
+      maxResponseSize: limits.maxResponseSize,
+      headersTimeout: this.#options.headersTimeout,
+      bodyTimeout: this.#options.bodyTimeout,
+      maxDrainBytes: this.#options.maxDrainBytes,
+      maxDrainTime: this.#options.maxDrainTime,
+      pingTimeout: this.#options.pingTimeout,
+      clock: this.#clock,
+    };
   }
 
   /**
@@ -381,21 +527,29 @@ export class ConnectionPool implements AsyncDisposable {
         maxDrainTime: this.#options.maxDrainTime,
         clock: this.#clock,
       },
-      {
-        onExchangeEnd: (report) => this.#exchangeEnded(slot, report),
-        // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
-        onClose: () => {
-          if (!slot.closing && Number.isNaN(slot.lease.startedAt)) this.#learnIdleClose(slot);
-          this.#pool.evict(slot);
-        },
-        onBodyAbandoned: () => {
-          // A lease (acquire()) that was dropped too is reported by its own finalizer.
-          if (slot.returnWhenDone) {
-            this.#warnLeak('had a response body garbage-collected unread', slot.lease.acquiredAt);
-          }
-        },
-      },
+      this.#events(slot),
     );
+  }
+
+  /** What a connection tells the pool: one report per exchange, a close, a body dropped unread, new capacity. */
+  #events(slot: Slot): TransportEvents {
+    return {
+      onExchangeEnd: (report) => this.#exchangeEnded(slot, report),
+      // Closed while idle (FIN, RST, unsolicited bytes): out of the pool now, not at checkout.
+      onClose: () => {
+        if (!slot.closing && !slot.shared && Number.isNaN(slot.lease.startedAt)) {
+          this.#learnIdleClose(slot);
+        }
+        this.#pool.evict(slot);
+      },
+      onBodyAbandoned: () => {
+        // A lease (acquire()) that was dropped too is reported by its own finalizer.
+        if (slot.shared || slot.returnWhenDone) {
+          this.#warnLeak('had a response body garbage-collected unread', slot.lease.acquiredAt);
+        }
+      },
+      onCapacityChanged: () => this.#pool.capacityChanged(slot),
+    };
   }
 
   #close(slot: Slot, reason: CloseReason): Promise<void> {
@@ -420,11 +574,12 @@ export class ConnectionPool implements AsyncDisposable {
   }
 
   /** A lease begins: the socket holds the process open again, timing, and the leak detector. */
-  #lend(slot: Slot, waitStarted: number): Slot {
+  #lend(slot: Slot, waitStarted: number): Hold {
     // Until the lease ends, its requests and bodies are promises someone waits on.
     slot.connection.ref();
-    this.#leases.begin(slot.lease, waitStarted);
-    return slot;
+    const hold: Hold = slot.shared ? new StreamHold(slot) : slot;
+    this.#leases.begin(hold.lease, waitStarted);
+    return hold;
   }
 
   #warnLeak(what: string, acquiredAt: Error | undefined): void {
@@ -432,16 +587,16 @@ export class ConnectionPool implements AsyncDisposable {
   }
 
   /** A lease from acquire() was garbage-collected while current: close its connection, free the slot. */
-  #onAbandoned(slot: Slot): void {
+  #onAbandoned(hold: Hold): void {
     // Released already, its unread body draining: the connection comes home by itself.
-    if (slot.returnWhenDone) return;
-    this.#warnLeak('was garbage-collected without being released', slot.lease.acquiredAt);
-    this.throwAway(slot);
+    if (hold.returnWhenDone) return;
+    this.#warnLeak('was garbage-collected without being released', hold.lease.acquiredAt);
+    this.throwAway(hold);
   }
 
   /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
-  #endLease(slot: Slot, now = performance.now()): void {
-    this.#leases.end(slot.lease, now);
+  #endLease(hold: Hold, now = performance.now()): void {
+    this.#leases.end(hold.lease, now);
   }
 
   /**
@@ -463,9 +618,9 @@ export class ConnectionPool implements AsyncDisposable {
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
     checkAcquireOptions(options);
     const started = performance.now();
-    const slot = this.#lend(await this.#pool.acquire(options), started);
-    const lease = new PooledConnection(this, slot);
-    this.#leases.watch(lease, slot);
+    const hold = this.#lend(await this.#pool.acquire(options), started);
+    const lease = new PooledConnection(this, hold);
+    this.#leases.watch(lease, hold);
     return lease;
   }
 
@@ -523,19 +678,23 @@ export class ConnectionPool implements AsyncDisposable {
       deadline.opening = this.#isOpening;
       deadline.at(this.origin, standardMethod(options.method), options.path ?? '/');
     }
+    // After a stale connection failed, only a new one will do; after the server said it did
+    // not process the request (HTTP/2), any other connection will.
+    let fresh = false;
+    let unprocessedReplays = 0;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
       // as 0); otherwise wait (or connect) for one.
       const idle =
         attempt === 0 && signal?.aborted !== true ? this.#pool.tryAcquireIdle() : undefined;
-      let slot: Slot;
-      if (idle !== undefined) slot = this.#lend(idle, Number.NaN);
+      let hold: Hold;
+      if (idle !== undefined) hold = this.#lend(idle, Number.NaN);
       else {
         const started = performance.now();
         if (deadline !== undefined) deadline.phase = 'acquire';
         let acquired: Slot;
         try {
-          acquired = await this.#pool.acquireWith(options.acquireTimeout, signal, attempt !== 0);
+          acquired = await this.#pool.acquireWith(options.acquireTimeout, signal, fresh);
         } catch (error) {
           // A connect error (timeout, refused, TLS) names the request it failed; the
           // connection names the errors of the exchange itself.
@@ -544,28 +703,32 @@ export class ConnectionPool implements AsyncDisposable {
           }
           throw error;
         }
-        slot = this.#lend(acquired, started);
+        hold = this.#lend(acquired, started);
       }
       // Every exchange on a connection still lent out ended reusable.
-      const reused = slot.requests > 0;
+      const reused = hold.slot.requests > 0;
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
-      slot.returnWhenDone = true;
+      hold.returnWhenDone = true;
       try {
-        return await this.send(slot, options, deadline);
+        return await this.send(hold, options, deadline);
       } catch (error) {
-        if (slot.returnWhenDone) {
-          // No report handed the slot back. With no exchange running and the connection open,
+        if (hold.returnWhenDone) {
+          // No report handed the hold back. With no exchange running and the connection open,
           // the request was refused before anything was sent: the connection is as good as
           // before. Otherwise (found closed, or failed after its head) nothing else will.
-          slot.returnWhenDone = false;
-          const connection = slot.connection;
-          if (connection.active === 0 && !connection.closing) this.giveBack(slot);
-          else this.throwAway(slot);
+          hold.returnWhenDone = false;
+          if (!hold.running && !hold.slot.connection.closing) this.giveBack(hold);
+          else this.throwAway(hold);
         }
         // Only a reused connection's failure is replayed, so a replay that meets a failure
-        // on a new connection stops there; the bound covers a run of stale ones.
+        // on a new connection stops there; the bound covers a run of stale ones. A request
+        // the server did not process (HTTP/2) goes once more, to any other connection.
+        const unprocessed = error instanceof SocketError && error.unprocessed === true;
+        if (unprocessed && unprocessedReplays > 0) throw error;
         if (attempt < MAX_REPLAYS && reused && canReplay(options, error)) {
           this.#replayed++;
+          if (unprocessed) unprocessedReplays++;
+          fresh = !unprocessed;
           continue;
         }
         throw error;
@@ -611,9 +774,9 @@ export class ConnectionPool implements AsyncDisposable {
     } as ExchangeOptions;
   }
 
-  /** @internal LeaseOwner: sends on the slot's connection */
+  /** @internal LeaseOwner: sends on the hold's connection */
   send(
-    slot: Slot,
+    hold: Hold,
     input: ConnectionRequestOptions,
     deadline?: RequestDeadline | undefined,
   ): Promise<HttpResponse> {
@@ -635,16 +798,19 @@ export class ConnectionPool implements AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
+    const slot = hold.slot;
     const connection = slot.connection;
     const reused = slot.requests > 0;
     const active = connection.active;
-    const pending = connection.request(options, deadline);
+    const pending = connection.request(options, deadline, hold);
     // An exchange began (input refused before anything was sent begins none): count it.
     if (connection.active > active) {
       this.#requests++;
       if (reused) this.#reused++;
       slot.requests++;
-      if (tracingRequests()) slot.exchange = requestStarted(this.origin, options, reused);
+      hold.running = true;
+      if (slot.shared) this.#streams++;
+      if (tracingRequests()) hold.exchange = requestStarted(this.origin, options, reused);
     }
     if (!decompress) return pending;
     const method = standardMethod(options.method);
@@ -653,13 +819,18 @@ export class ConnectionPool implements AsyncDisposable {
 
   /** The connection's one report on an exchange: its verdict stands, and its hint is kept. */
   #exchangeEnded(slot: Slot, report: ExchangeReport): void {
+    const hold = (report.tag as Hold | undefined) ?? slot;
+    if (hold.running) {
+      hold.running = false;
+      if (slot.shared) this.#streams--;
+    }
     slot.keepAliveHint = report.keepAliveHint;
-    const exchange = slot.exchange;
-    slot.exchange = undefined;
+    const exchange = hold.exchange;
+    hold.exchange = undefined;
     if (exchange !== undefined) this.#publishEnd(exchange, report);
-    if (!slot.returnWhenDone) return;
-    slot.returnWhenDone = false;
-    this.#putBack(slot, report.reusable);
+    if (!hold.returnWhenDone) return;
+    hold.returnWhenDone = false;
+    this.#putBack(hold, report.reusable);
   }
 
   #publishEnd(exchange: ExchangeTrace, report: ExchangeReport): void {
@@ -667,28 +838,41 @@ export class ConnectionPool implements AsyncDisposable {
   }
 
   /** @internal LeaseOwner: the lease ended */
-  giveBack(slot: Slot): void {
-    const connection = slot.connection;
-    if (connection.active === 0) {
+  giveBack(hold: Hold): void {
+    const connection = hold.slot.connection;
+    if (!hold.running) {
       // The last exchange's report already said it could carry another: is it still fit now?
-      this.#putBack(slot, connection.isHealthy());
+      this.#putBack(hold, connection.isHealthy());
       return;
     }
     // Released with the body unread: drain a little (or close), then come home.
-    slot.returnWhenDone = true;
-    if (!connection.dumpResponse()) {
+    hold.returnWhenDone = true;
+    if (!connection.dumpResponse(hold)) {
       // Released while waiting for a response nobody will read: no way to reuse it safely.
-      slot.returnWhenDone = false;
-      this.#endLease(slot);
-      this.#pool.discard(slot);
+      hold.returnWhenDone = false;
+      this.#endLease(hold);
+      this.#pool.discard(hold.slot);
     }
   }
 
-  /** @internal LeaseOwner: the lease ended, close the connection */
-  throwAway(slot: Slot): void {
-    slot.returnWhenDone = false;
-    this.#endLease(slot);
-    this.#pool.discard(slot);
+  /**
+   * @internal LeaseOwner: the lease ended, close the connection. On a shared (HTTP/2)
+   * connection only this hold's stream is given up: the others on it carry on.
+   */
+  throwAway(hold: Hold): void {
+    hold.returnWhenDone = false;
+    if (hold.slot.shared) {
+      const connection = hold.slot.connection;
+      if (hold.running) {
+        hold.returnWhenDone = true;
+        if (connection.dumpResponse(hold)) return;
+        hold.returnWhenDone = false;
+      }
+      this.#putBack(hold, connection.isHealthy());
+      return;
+    }
+    this.#endLease(hold);
+    this.#pool.discard(hold.slot);
   }
 
   /**
@@ -711,7 +895,8 @@ export class ConnectionPool implements AsyncDisposable {
    * another (`fit`) and the pool's own policy keeps it ({@link #retires}), until its lifetime
    * or the server's Keep-Alive hint runs out.
    */
-  #putBack(slot: Slot, fit: boolean): void {
+  #putBack(hold: Hold, fit: boolean): void {
+    const slot = hold.slot;
     const now = performance.now();
     let expiresAt = slot.retireAt;
     const hint = slot.keepAliveHint;
@@ -725,7 +910,7 @@ export class ConnectionPool implements AsyncDisposable {
       expiresAt = Math.min(expiresAt, clockNow + this.#learnedIdleTimeout);
     }
     slot.idleSince = clockNow;
-    this.#endLease(slot, now);
+    this.#endLease(hold, now);
     this.#pool.releaseWith(slot, fit && !this.#retires(slot), expiresAt);
   }
 
@@ -760,6 +945,7 @@ export class ConnectionPool implements AsyncDisposable {
       reused: this.#reused,
       leaks: this.#leases.leaks,
       learnedIdleTimeout: this.#learnedIdleTimeout,
+      streams: this.#streams,
       waitTime: this.#leases.waitTime.summary(),
       leaseTime: this.#leases.leaseTime.summary(),
       connectTime: this.#connectTime.summary(),
@@ -805,4 +991,19 @@ export interface CloseOptions {
    * is still in progress. Default: wait as long as it takes.
    */
   timeout?: number | undefined;
+}
+
+/**
+ * How an origin's connections choose their protocol under `http2`: never HTTP/2, by ALPN
+ * (`'auto'` on `https:`), or always (`'only'`, and `'prior-knowledge'`, which on `http:` is
+ * h2c). A forwarded `http:` request goes to the proxy, which speaks HTTP/1.1.
+ */
+function http2Route(
+  mode: Http2Mode,
+  protocol: 'http:' | 'https:',
+  forwarded: boolean,
+): 'never' | 'alpn' | 'always' {
+  if (mode === 'off' || forwarded) return 'never';
+  if (protocol === 'https:') return mode === 'auto' ? 'alpn' : 'always';
+  return mode === 'prior-knowledge' ? 'always' : 'never';
 }

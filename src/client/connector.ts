@@ -29,8 +29,13 @@ export interface ConnectOptions extends Routing {
   session?: Buffer | undefined;
   /** Called with each new TLS session ticket the server sends, for later resumption. */
   onSession?: ((session: Buffer) => void) | undefined;
-  /** Protocols to offer the origin by ALPN; none yet (HTTP/2 will offer `h2`). */
+  /** Protocols to offer the origin by ALPN (`['h2', 'http/1.1']` for HTTP/2 by choice). */
   ALPNProtocols?: readonly string[] | undefined;
+  /**
+   * False when the socket may go to HTTP/2 (Node's session reads it): its reads then stay
+   * Node's own rather than landing in the shared buffer. Default true.
+   */
+  sharedReads?: boolean | undefined;
   /**
    * A forward proxy to go through. `https:` origins: a CONNECT tunnel (RFC 9110 §9.3.6), then
    * TLS with the origin inside it, so the proxy sees neither requests nor Proxy-Authorization
@@ -48,7 +53,7 @@ export interface OpenedSocket {
   socket: Socket;
   /** Set when the socket reads into the shared buffer: its reads come from here, not `data`. */
   reads: SharedReads | undefined;
-  /** The protocol agreed by ALPN with the origin; undefined when none was (none is offered yet). */
+  /** The protocol agreed by ALPN with the origin; undefined when none was offered or agreed. */
   alpnProtocol: string | undefined;
 }
 
@@ -72,6 +77,7 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     session: options.session,
     onSession: options.onSession,
     ALPNProtocols: options.ALPNProtocols,
+    sharedReads: options.sharedReads,
     lookup: options.lookup,
     localAddress: options.localAddress,
   };

@@ -30,6 +30,8 @@ export interface ConnectionOpenMessage {
   localPort: number | undefined;
   /** ms spent opening it (TCP, and TLS for https). */
   connectMs: number;
+  /** What it speaks: `http/1.1` or `h2`. */
+  protocol: 'http/1.1' | 'h2';
 }
 
 /** Payload of `httpool:connection:close`. */

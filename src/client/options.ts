@@ -250,6 +250,9 @@ const POOL_OPTION_CHECKS = {
   localAddress,
   headers,
   decompress: boolean,
+  http2: oneOf('off', 'auto', 'only', 'prior-knowledge'),
+  maxConcurrentStreams: count,
+  pingTimeout: positiveTimerMs,
 } satisfies Record<keyof PoolOptions, Check>;
 
 const AGENT_OPTION_CHECKS = {

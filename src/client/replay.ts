@@ -14,9 +14,15 @@ import { standardMethod } from '../http1/serializer.js';
  * - the method is idempotent (RFC 9110 §9.2.2) or the request carries an idempotency key
  *   (`Idempotency-Key` or `X-Idempotency-Key`);
  * - the body can be sent again: none, a string or bytes (a stream is consumed).
+ *
+ * An error that says the server did not process the request at all (`unprocessed`: an
+ * HTTP/2 stream refused, or above a GOAWAY's last id, RFC 9113 §8.7) may go again whatever
+ * its method.
  */
 export function canReplay(options: ExchangeOptions, error: unknown): boolean {
   if (!(error instanceof SocketError) || error.responseStarted !== false) return false;
+  // The server said it did not process it (HTTP/2): any method, if the body can go again.
+  if (error.unprocessed === true) return isReplayableBody(options.body);
   return (
     isReplayableBody(options.body) && mayRepeat(standardMethod(options.method), options.headers)
   );

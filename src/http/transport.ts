@@ -13,7 +13,7 @@ import type { ExchangeOptions } from './options.js';
 import type { HttpResponse } from './response.js';
 
 /** @internal The protocol a transport speaks, by its ALPN name. */
-export type TransportProtocol = 'http/1.1';
+export type TransportProtocol = 'http/1.1' | 'h2';
 
 /**
  * @internal How one exchange ended: made once per exchange that began (a request refused
@@ -36,6 +36,12 @@ export interface ExchangeReport {
    * if it did: the owner keeps it idle no longer than that.
    */
   readonly keepAliveHint: number | undefined;
+  /**
+   * What the owner passed as `tag` to the {@link Transport.request} this report ends: a
+   * multiplexed transport's way to say which of its exchanges it was. Undefined for HTTP/1.1,
+   * which carries one at a time.
+   */
+  readonly tag?: unknown;
 }
 
 /** @internal What a transport tells its owner. Every callback is optional. */
@@ -49,6 +55,11 @@ export interface TransportEvents {
    * coming: the transport now drains the rest (or closes), as for a dump.
    */
   onBodyAbandoned?(): void;
+  /**
+   * How many exchanges it can carry changed on the peer's word (an HTTP/2 SETTINGS or GOAWAY):
+   * the owner reads {@link Transport.capacity} again.
+   */
+  onCapacityChanged?(): void;
 }
 
 /** @internal One connection that carries exchanges for its owner. */
@@ -78,13 +89,21 @@ export interface Transport {
    * says whether the server could have seen the request (see `SocketError.requestSent` and
    * `responseStarted`). Input refused before anything is sent leaves the transport as it was.
    * Under `deadline`, its signal stands for `options.signal`, and it is told the phases.
+   * `tag` comes back in the exchange's report (a multiplexed transport needs it; HTTP/1.1
+   * ignores it).
    */
-  request(options: ExchangeOptions, deadline?: RequestDeadline): Promise<HttpResponse>;
+  request(
+    options: ExchangeOptions,
+    deadline?: RequestDeadline,
+    tag?: unknown,
+  ): Promise<HttpResponse>;
   /**
-   * Throws away the response in progress, as its body's `dump()` does (drains a little, else
-   * closes); its report follows. False, doing nothing, when no response head has arrived.
+   * Throws away the response in progress (`tag`'s, on a multiplexed transport), as its body's
+   * `dump()` does (drains a little, else closes the connection, or for HTTP/2 resets the
+   * stream); its report follows. False, doing nothing, when HTTP/1.1 has no response head yet
+   * (HTTP/2 resets a stream still waiting and says true) or there is no such exchange.
    */
-  dumpResponse(): boolean;
+  dumpResponse(tag?: unknown): boolean;
   /** Lets the socket keep the process alive (for an exchange about to start). */
   ref(): void;
   /** Stops the socket from keeping the process alive (while it waits idle). */

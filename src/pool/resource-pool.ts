@@ -93,6 +93,14 @@ export interface ResourcePoolOptions<R> {
    * turns this off (one create per waiter) until a create succeeds again.
    */
   capacity?: (resource: R) => number;
+  /**
+   * With {@link capacity}: the capacity the first resource is expected to have, before any
+   * has been made (default 1). Above 1, creation is single-flight from the start: a burst of
+   * acquires on an empty pool waits for one create (an HTTP/2 origin whose protocol is not
+   * known yet) rather than starting one each. A resource that turns out to carry fewer
+   * holders sets the real figure, and the waiters it cannot serve get creates of their own.
+   */
+  expectedCapacity?: number;
 }
 
 /** Options of one {@link ResourcePool.acquire}. */
@@ -347,6 +355,10 @@ export class ResourcePool<R> {
     this.#maxWaiting = options.maxWaiting ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
     this.#capacity = options.capacity;
+    if (options.expectedCapacity !== undefined) {
+      checkNumber('expectedCapacity', options.expectedCapacity, 1, false, true);
+      if (options.capacity !== undefined) this.#perCreate = Math.floor(options.expectedCapacity);
+    }
     // Every create in flight listens on this one signal; many at once is normal, not a leak.
     setMaxListeners(0, this.#abort.signal);
   }
