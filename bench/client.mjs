@@ -3,7 +3,8 @@
  * One client measurement, in its own process (started by bench/run.mjs).
  *
  * Usage: node bench/client.mjs '<json>' where json is
- *   {client, url, concurrency, connections, warmup, requests, maxMs, bodySize}
+ *   {client, url, concurrency, connections, warmup, requests, maxMs, bodySize, ca?}
+ * (`ca`: the PEM certificate to trust, for the h2 section's https: origins)
  *
  * Runs `warmup` requests, then measures up to `requests` requests (stopping early after
  * `maxMs`), `concurrency` in flight at once, reading every response body whole. Prints one
@@ -11,6 +12,7 @@
  * in ms), or {error} / {skipped} when the client failed or is not available.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { reportAndExit } from './child.mjs';
 
@@ -24,6 +26,14 @@ const { client, url, concurrency, connections, warmup, requests, maxMs, bodySize
 const target = new URL(url);
 const origin = target.origin;
 const path = target.pathname;
+/** The h2 section's clients: TLS trust for its self-signed server, on https: origins only. */
+const secure = target.protocol === 'https:';
+const ca = /** @type {string | undefined} */ (config.ca);
+/** Stream slots an h2 client allows on its one session: never below the usual 100, and room for every request in flight. */
+const streams = Math.max(100, concurrency);
+
+/** A client this build cannot run: reported as skipped, with why, not as a failure. */
+class Skip extends Error {}
 
 // A hard bound on this process's life: a hung client is reported, not waited for.
 const watchdog = setTimeout(() => {
@@ -145,6 +155,124 @@ const clients = {
         return (await res.arrayBuffer()).byteLength;
       },
       close() {},
+    };
+  },
+
+  // The h2 section (see bench/README.md). Each keeps its own flow-control windows but the
+  // floor, which takes undici's (256 KiB per stream, 512 KiB per session).
+
+  async 'h2-floor'() {
+    // What node:http2 itself costs: one session, one `request()` per GET, the body read to
+    // its end, nothing else.
+    const session = http2.connect(origin, {
+      ...(secure ? { ca } : {}),
+      peerMaxConcurrentStreams: streams,
+      settings: { enablePush: false, initialWindowSize: 262_144 },
+    });
+    /** @type {Set<(error: Error) => void>} */
+    const pending = new Set();
+    session.on('error', (error) => {
+      for (const reject of pending) reject(error);
+    });
+    await new Promise((resolve, reject) => {
+      session.once('connect', resolve);
+      session.once('error', reject);
+    });
+    session.setLocalWindowSize(524_288);
+    return {
+      one() {
+        return new Promise((resolve, reject) => {
+          pending.add(reject);
+          const stream = session.request({ ':path': path });
+          let n = 0;
+          stream.on('data', (/** @type {Buffer} */ chunk) => {
+            n += chunk.length;
+          });
+          stream.on('end', () => {
+            pending.delete(reject);
+            resolve(n);
+          });
+          stream.on('error', (error) => {
+            pending.delete(reject);
+            reject(error);
+          });
+        });
+      },
+      close: () => new Promise((resolve) => session.close(() => resolve(undefined))),
+    };
+  },
+
+  async 'undici-h2'() {
+    // undici 7 multiplexes only up to `pipelining` streams: one per request in flight.
+    const { Client, H2CClient } = await import('undici');
+    const client = secure
+      ? new Client(origin, {
+          allowH2: true,
+          pipelining: concurrency,
+          maxConcurrentStreams: streams,
+          connect: { ca },
+        })
+      : new H2CClient(origin, { pipelining: concurrency, maxConcurrentStreams: streams });
+    return {
+      async one() {
+        const { body } = await client.request({ path, method: 'GET' });
+        return (await body.arrayBuffer()).byteLength;
+      },
+      close: () => client.destroy(),
+    };
+  },
+
+  async 'httpool-h2'() {
+    const { ConnectionPool } = await import(new URL('index.js', distUrl).href);
+    const http2Mode = secure ? 'auto' : 'prior-knowledge';
+    try {
+      new ConnectionPool(origin, { http2: http2Mode }).destroy();
+    } catch (error) {
+      // Builds from before the http2 option reject it as unknown.
+      if (
+        error instanceof Error &&
+        error.name === 'InvalidArgumentError' &&
+        /http2/.test(error.message)
+      )
+        throw new Skip(`this build has no http2 option (${error.message})`);
+      throw error;
+    }
+    const pool = new ConnectionPool(origin, {
+      http2: http2Mode,
+      maxSize: 1,
+      maxConcurrentStreams: streams,
+      idleTimeout: 60_000,
+      ...(secure ? { tls: { ca } } : {}),
+    });
+    // A response over HTTP/1.1 would measure the wrong thing: check the protocol once.
+    const probe = await pool.request({ path });
+    await probe.arrayBuffer();
+    if (probe.httpVersion !== '2.0') {
+      await pool.destroy();
+      throw new Error(`expected HTTP/2, got HTTP/${probe.httpVersion}`);
+    }
+    return {
+      async one() {
+        const res = await pool.request({ path });
+        return (await res.arrayBuffer()).byteLength;
+      },
+      close: () => pool.destroy(),
+    };
+  },
+
+  async 'httpool-h1'() {
+    const { ConnectionPool } = await import(new URL('index.js', distUrl).href);
+    const pool = new ConnectionPool(origin, {
+      maxSize: connections,
+      idleTimeout: 60_000,
+      ...(secure ? { tls: { ca } } : {}),
+    });
+    return {
+      async one() {
+        const res = await pool.request({ path });
+        return (await res.arrayBuffer()).byteLength;
+      },
+      close: () => pool.destroy(),
     };
   },
 
@@ -280,6 +408,7 @@ async function main() {
   try {
     c = await make();
   } catch (error) {
+    if (error instanceof Skip) return { skipped: error.message };
     const message = error instanceof Error ? error.message : String(error);
     if (/not implemented/i.test(message)) return { skipped: `not implemented: ${message}` };
     throw error;

@@ -16,6 +16,12 @@ export const LABELS = {
   'node-http': 'node `http.Agent` keepAlive',
   'node-fetch': 'node global `fetch`',
   floor: 'raw-socket floor',
+  'httpool-h2': 'httpool h2, 1 session',
+  'httpool-h2@base': 'baseline h2, 1 session',
+  'undici-h2': 'undici h2 `Client` (`allowH2` / `H2CClient`)',
+  'h2-floor': 'bare `node:http2` session (floor)',
+  'httpool-h1': 'httpool HTTP/1.1, 16 connections',
+  'httpool-h1@base': 'baseline HTTP/1.1, 16 connections',
 };
 
 /**
@@ -41,7 +47,34 @@ export function median(values) {
  */
 
 /**
- * Medians per scenario and client, and per pool shape and implementation.
+ * The medians of one client's runs in one scenario.
+ *
+ * @param {any[]} runs
+ * @param {string | undefined} note
+ * @returns {Cell}
+ */
+function cellOf(runs, note) {
+  const ok = runs.filter((/** @type {any} */ r) => r.error === undefined && r.requests > 0);
+  return {
+    rps: median(ok.map((/** @type {any} */ r) => (r.requests / r.elapsedMs) * 1000)),
+    cpu: median(ok.map((/** @type {any} */ r) => (r.cpuUserUs + r.cpuSystemUs) / r.requests)),
+    p50: median(ok.map((/** @type {any} */ r) => r.p50)),
+    p99: median(ok.map((/** @type {any} */ r) => r.p99)),
+    faults: median(
+      ok.map((/** @type {any} */ r) =>
+        r.minorFaults === undefined ? Number.NaN : (r.minorFaults / r.requests) * 1000,
+      ),
+    ),
+    conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
+    requests: median(ok.map((/** @type {any} */ r) => r.requests)),
+    runs: ok.length,
+    errors: errorsOf(runs),
+    note,
+  };
+}
+
+/**
+ * Medians per scenario and client (HTTP/1.1 and h2), and per pool shape and implementation.
  *
  * @param {any} data what run.mjs collected
  */
@@ -51,24 +84,15 @@ export function summarize(data) {
   for (const scenario of data.scenarios) {
     for (const client of data.clients) {
       const key = `${scenario.id}|${client}`;
-      const runs = data.httpRuns[key] ?? [];
-      const ok = runs.filter((/** @type {any} */ r) => r.error === undefined && r.requests > 0);
-      http[key] = {
-        rps: median(ok.map((/** @type {any} */ r) => (r.requests / r.elapsedMs) * 1000)),
-        cpu: median(ok.map((/** @type {any} */ r) => (r.cpuUserUs + r.cpuSystemUs) / r.requests)),
-        p50: median(ok.map((/** @type {any} */ r) => r.p50)),
-        p99: median(ok.map((/** @type {any} */ r) => r.p99)),
-        faults: median(
-          ok.map((/** @type {any} */ r) =>
-            r.minorFaults === undefined ? Number.NaN : (r.minorFaults / r.requests) * 1000,
-          ),
-        ),
-        conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
-        requests: median(ok.map((/** @type {any} */ r) => r.requests)),
-        runs: ok.length,
-        errors: errorsOf(runs),
-        note: data.httpNotes[key],
-      };
+      http[key] = cellOf(data.httpRuns[key] ?? [], data.httpNotes[key]);
+    }
+  }
+  /** @type {Record<string, Cell>} */
+  const h2 = {};
+  for (const scenario of data.h2Scenarios ?? []) {
+    for (const client of data.h2Clients ?? []) {
+      const key = `${scenario.id}|${client}`;
+      h2[key] = cellOf(data.h2Runs?.[key] ?? [], data.h2Notes?.[key]);
     }
   }
   /** @type {Record<string, { pairsPerSec: number, nsPerPair: number, runs: number, errors: string[] }>} */
@@ -95,7 +119,45 @@ export function summarize(data) {
       errors: errorsOf(runs),
     };
   }
-  return { http, pools, heap };
+  return { http, h2, pools, heap };
+}
+
+/** Issue 14's h2 targets: httpool's h2 against undici's, and one session against 16 HTTP/1.1 connections. */
+export const H2_TARGETS = { rps: 1.5, cpu: 0.67, h1Cpu: 1.5, h1At: 256 };
+
+/**
+ * The h2 targets per scenario, each with its measured ratio and whether it is met.
+ *
+ * @param {any} data
+ * @param {ReturnType<typeof summarize>} s
+ */
+export function h2Targets(data, s) {
+  /** @param {string} scenario @param {string} client */
+  const cell = (scenario, client) => s.h2[`${scenario}|${client}`];
+  return (data.h2Scenarios ?? []).map((/** @type {any} */ scenario) => {
+    const pool = cell(scenario.id, 'httpool-h2');
+    const undici = cell(scenario.id, 'undici-h2');
+    const floor = cell(scenario.id, 'h2-floor');
+    const h1 = cell(scenario.id, 'httpool-h1');
+    return {
+      scenario: scenario.id,
+      rps: pool && undici ? pool.rps / undici.rps : Number.NaN,
+      cpu: pool && undici ? pool.cpu / undici.cpu : Number.NaN,
+      floorCpu: pool && floor ? pool.cpu / floor.cpu : Number.NaN,
+      h1Cpu: scenario.concurrency === H2_TARGETS.h1At && pool && h1 ? pool.cpu / h1.cpu : undefined,
+    };
+  });
+}
+
+/**
+ * @param {number | undefined} value
+ * @param {number} target
+ * @param {boolean} atLeast
+ */
+function metOrNot(value, target, atLeast) {
+  if (value === undefined) return '';
+  if (!Number.isFinite(value)) return '–';
+  return `${ratio(value)} ${(atLeast ? value >= target : value <= target) ? '**met**' : 'not met'}`;
 }
 
 /**
@@ -260,6 +322,8 @@ export function renderMarkdown(data, svgName) {
     if (notes.length > 0) out.push('');
   }
 
+  if ((data.h2Scenarios ?? []).length > 0) renderH2(data, s, out);
+
   if (data.poolImpls.length > 0 && Object.keys(s.pools).length > 0) {
     out.push('## Pool bookkeeping (no I/O)', '');
     out.push(
@@ -336,4 +400,76 @@ export function renderMarkdown(data, svgName) {
   }
   out.push(`Raw runs: \`${svgName.replace(/\.svg$/, '.json')}\` next to this file.`, '');
   return out.join('\n');
+}
+
+/**
+ * The HTTP/2 section of RESULTS.md: the targets, then one table per scenario.
+ *
+ * @param {any} data
+ * @param {ReturnType<typeof summarize>} s
+ * @param {string[]} out
+ */
+function renderH2(data, s, out) {
+  const c = data.h2Counts;
+  out.push('## HTTP/2', '');
+  out.push(
+    `Against \`bench/h2-server.mjs\` (\`node:http2\` over TLS and in cleartext, h2c by prior knowledge; \`node:https\` and \`node:http\` for the HTTP/1.1 row), ${int(c.warmup)} warm-up requests, then ${int(c.requests)} measured, each run capped at ${c.maxMs / 1000} s. The h2 clients use one connection each, with room for every request in flight (\`maxConcurrentStreams\` ≥ c, undici's \`pipelining\` = c); HTTP/1.1 uses 16 connections, so at c=64 and 256 requests queue for one. Flow-control windows are each client's defaults; the floor takes undici's (256 KiB per stream, 512 KiB per session). CPU µs per request is the figure to read: the server's core caps req/s for everything here.`,
+    '',
+  );
+  out.push('### h2 targets', '');
+  out.push(
+    `httpool h2 ÷ undici h2 in the same scenario: req/s at least ${H2_TARGETS.rps}×, CPU µs/req at most ${H2_TARGETS.cpu}×. httpool h2 (one session) ÷ httpool HTTP/1.1 (16 connections) CPU µs/req at c=${H2_TARGETS.h1At}: at most ${H2_TARGETS.h1Cpu}×. The ratio to the bare \`node:http2\` floor has no target: it says how much of httpool's cost is node:http2's own.`,
+    '',
+  );
+  out.push(
+    `| scenario | req/s ÷ undici h2 (≥ ${H2_TARGETS.rps}×) | CPU ÷ undici h2 (≤ ${H2_TARGETS.cpu}×) | CPU ÷ h2 floor | CPU ÷ HTTP/1.1 at 16 conns (≤ ${H2_TARGETS.h1Cpu}×) |`,
+    '| --- | --- | --- | ---: | --- |',
+  );
+  for (const t of h2Targets(data, s)) {
+    out.push(
+      `| ${t.scenario} | ${metOrNot(t.rps, H2_TARGETS.rps, true)} | ${metOrNot(t.cpu, H2_TARGETS.cpu, false)} | ${ratio(t.floorCpu)} | ${metOrNot(t.h1Cpu, H2_TARGETS.h1Cpu, false)} |`,
+    );
+  }
+  out.push('');
+  // Skips are said once for the section, not once per scenario.
+  const skips = new Set();
+  for (const scenario of data.h2Scenarios) {
+    for (const client of data.h2Clients) {
+      const note = s.h2[`${scenario.id}|${client}`]?.note;
+      if (note?.startsWith('skipped'))
+        skips.add(`${/** @type {Record<string, string>} */ (LABELS)[client] ?? client}: ${note}`);
+    }
+  }
+  for (const skip of skips) out.push(`- ${skip}`);
+  if (skips.size > 0) out.push('');
+
+  for (const scenario of data.h2Scenarios) {
+    out.push(`### h2: ${scenario.id}`, '');
+    out.push(
+      '| client | req/s | CPU µs/req | p50 ms | p99 ms | faults / 1k req | conns | req/s ÷ undici h2 | CPU ÷ undici h2 | CPU ÷ h2 floor |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    const undici = s.h2[`${scenario.id}|undici-h2`];
+    const floor = s.h2[`${scenario.id}|h2-floor`];
+    const notes = [];
+    for (const client of data.h2Clients) {
+      const cell = s.h2[`${scenario.id}|${client}`];
+      const label = /** @type {Record<string, string>} */ (LABELS)[client] ?? client;
+      if (cell === undefined) continue;
+      if (cell.runs === 0) {
+        const why = cell.note ?? (cell.errors.length > 0 ? `error: ${cell.errors[0]}` : 'not run');
+        out.push(`| ${label} | – | | | | | | | | |`);
+        if (!why.startsWith('skipped')) notes.push(`${label}: ${why}`);
+        continue;
+      }
+      if (cell.errors.length > 0)
+        notes.push(`${label}: ${cell.errors.length} run(s) failed: ${cell.errors.join('; ')}`);
+      out.push(
+        `| ${label} | ${int(cell.rps)} | ${fixed(cell.cpu, 1)} | ${fixed(cell.p50, 3)} | ${fixed(cell.p99, 3)} | ${fixed(cell.faults, 0)} | ${int(cell.conns)} | ${ratio(cell.rps / undici?.rps)} | ${ratio(cell.cpu / undici?.cpu)} | ${ratio(cell.cpu / floor?.cpu)} |`,
+      );
+    }
+    out.push('');
+    for (const note of notes) out.push(`- ${note}`);
+    if (notes.length > 0) out.push('');
+  }
 }

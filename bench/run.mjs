@@ -3,9 +3,11 @@
  * The side-by-side benchmark: httpool against undici, Node's http.Agent and fetch, and a
  * raw-socket floor, in one run, on one machine, against one server; plus pool bookkeeping
  * (httpool's resource pool against tarn, generic-pool and a bare free list), acquire cost
- * under 10,000 queued waiters, and heap per idle connection.
+ * under 10,000 queued waiters, and heap per idle connection. On request (`--sections=h2`),
+ * HTTP/2: httpool's h2 against undici's and a bare node:http2 session, over TLS and h2c, and
+ * against httpool over HTTP/1.1.
  *
- * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap]
+ * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap,h2]
  *        [-- --repeats=N] [-- --out=DIR] [-- --baseline=DIR]
  *
  * Writes RESULTS.md, results.svg and results.json into bench/ (a --quick run writes
@@ -52,6 +54,7 @@ if (baselineOption !== undefined) {
 }
 const quick = argv.includes('--quick');
 const only = option('only')?.split(',').filter(Boolean);
+// h2 is not in the default set: it adds several minutes (see bench/README.md).
 const sections = new Set((option('sections') ?? 'http,micro,waiters,heap').split(','));
 const repeats = Math.max(1, Number(option('repeats') ?? (quick ? 1 : 3)));
 const outDir = path.resolve(option('out') ?? here);
@@ -90,9 +93,22 @@ const HEAP_CLIENTS = [
   'undici-pool',
   'node-http',
 ];
+const H2_CLIENTS = [
+  'httpool-h2',
+  ...(baselineSnapshot === undefined ? [] : ['httpool-h2@base', 'httpool-h1@base']),
+  'undici-h2',
+  'h2-floor',
+  'httpool-h1',
+];
 const CONNECTIONS = 16;
 const BODY_SIZES = [13, 16384];
 const CONCURRENCIES = [1, 16, 64];
+const H2_CONCURRENCIES = [16, 64, 256];
+/** The h2 section's transports: the h2 server's port family for h2 and for the HTTP/1.1 row. */
+const H2_TRANSPORTS = [
+  { id: 'TLS', h2: 'h2', h1: 'h1-tls', scheme: 'https' },
+  { id: 'h2c', h2: 'h2c', h1: 'h1', scheme: 'http' },
+];
 const WAITERS = [0, 100, 10_000];
 
 const counts = quick
@@ -114,6 +130,10 @@ const counts = quick
       pairWarmup: 100_000,
       pairMaxMs: 1000,
     };
+/** node:http2 runs at a fraction of HTTP/1.1's rate here: fewer requests, so its 48 cells fit. */
+const h2Counts = quick
+  ? { warmup: 500, requests: 2000, maxMs: 1000 }
+  : { warmup: 2000, requests: 10_000, maxMs: 2000 };
 
 /** @param {string} name */
 const selected = (name) => only === undefined || only.includes(name);
@@ -205,11 +225,16 @@ function runChild(script, config, opts) {
   });
 }
 
-/** The canned-response server, in its own process. */
-async function startServer() {
-  const [cmd, args] = command([path.join(here, 'server.mjs'), BODY_SIZES.join(',')], SERVER_CPU);
+/**
+ * A canned-response server, in its own process: server.mjs (HTTP/1.1) or h2-server.mjs.
+ *
+ * @param {string} script
+ */
+async function startServer(script = 'server.mjs') {
+  const [cmd, args] = command([path.join(here, script), BODY_SIZES.join(',')], SERVER_CPU);
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const ports = await new Promise((resolve, reject) => {
+  /** @type {any} */
+  const hello = await new Promise((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('server did not start in 10 s')), 10_000);
     child.stdout?.on('data', (d) => {
@@ -217,7 +242,7 @@ async function startServer() {
       const nl = out.indexOf('\n');
       if (nl !== -1) {
         clearTimeout(timer);
-        resolve(JSON.parse(out.slice(0, nl)).ports);
+        resolve(JSON.parse(out.slice(0, nl)));
       }
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
@@ -236,7 +261,9 @@ async function startServer() {
       child.send({ type: 'stats' });
     });
   return {
-    ports,
+    ports: hello.ports,
+    /** @type {string | null} the h2 server's certificate, to trust */
+    ca: hello.ca ?? null,
     stats,
     stop() {
       try {
@@ -245,6 +272,33 @@ async function startServer() {
       setTimeout(() => child.kill('SIGKILL'), 2000).unref();
     },
   };
+}
+
+/**
+ * One measurement of one client (a client.mjs child) with the server's connection and
+ * request counts taken around it, logged on one line.
+ *
+ * @param {Awaited<ReturnType<typeof startServer>>} server
+ * @param {object} config for client.mjs
+ * @param {string} tag what the log line starts with
+ * @returns {Promise<any>} the child's result, with serverConnections and serverRequests
+ */
+async function measureClient(server, config, tag) {
+  const before = await server.stats();
+  const result = await runChild('client.mjs', config, { timeoutMs: 40_000 });
+  const after = await server.stats();
+  result.serverConnections = after.connections - before.connections;
+  result.serverRequests = after.requests - before.requests;
+  if (result.skipped !== undefined) return result;
+  if (result.error !== undefined) log(`${tag.trim()}: ERROR ${result.error}`);
+  else {
+    const rps = (result.requests / result.elapsedMs) * 1000;
+    const cpu = (result.cpuUserUs + result.cpuSystemUs) / result.requests;
+    log(
+      `${tag} ${rps.toFixed(0).padStart(7)} req/s  ${cpu.toFixed(1).padStart(6)} µs/req  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  ${result.serverConnections} conns`,
+    );
+  }
+  return result;
 }
 
 async function main() {
@@ -283,6 +337,24 @@ async function main() {
   const httpRuns = {};
   /** @type {Record<string, string>} why a cell is not a number */
   const httpNotes = {};
+  /** @type {{ id: string, transport: string, concurrency: number, bodySize: number }[]} */
+  const h2Scenarios = [];
+  for (const transport of H2_TRANSPORTS) {
+    for (const bodySize of BODY_SIZES) {
+      for (const concurrency of H2_CONCURRENCIES) {
+        h2Scenarios.push({
+          id: `${transport.id}, c=${concurrency}, ${bodySize === 13 ? '13 B' : `${bodySize / 1024} KiB`}`,
+          transport: transport.id,
+          concurrency,
+          bodySize,
+        });
+      }
+    }
+  }
+  /** @type {Record<string, any[]>} runs by `${h2Scenario.id}|${client}` */
+  const h2Runs = {};
+  /** @type {Record<string, string>} */
+  const h2Notes = {};
   /** @type {Record<string, any[]>} runs by `${shape}|${impl}` */
   const poolRuns = {};
   /** @type {Record<string, any[]>} */
@@ -310,9 +382,8 @@ async function main() {
             }
             const url = `http://127.0.0.1:${server.ports[String(scenario.bodySize)]}/`;
             const requests = scenario.concurrency === 1 ? counts.requestsC1 : counts.requests;
-            const before = await server.stats();
-            const result = await runChild(
-              'client.mjs',
+            const result = await measureClient(
+              server,
               {
                 client,
                 url,
@@ -323,28 +394,74 @@ async function main() {
                 maxMs: counts.maxMs,
                 bodySize: scenario.bodySize,
               },
-              { timeoutMs: 40_000 },
+              `[${r + 1}/${repeats}] ${scenario.id.padEnd(14)} ${client.padEnd(14)}`,
             );
-            const after = await server.stats();
-            result.serverConnections = after.connections - before.connections;
-            result.serverRequests = after.requests - before.requests;
             if (result.skipped !== undefined) {
               httpNotes[key] = `skipped: ${result.skipped}`;
               log(`${scenario.id} ${client}: ${httpNotes[key]}`);
               continue;
             }
             httpRuns[key].push(result);
-            if (result.error !== undefined) {
-              log(`${scenario.id} ${client}: ERROR ${result.error}`);
-            } else {
-              const rps = (result.requests / result.elapsedMs) * 1000;
-              const cpu = (result.cpuUserUs + result.cpuSystemUs) / result.requests;
-              log(
-                `[${r + 1}/${repeats}] ${scenario.id.padEnd(14)} ${client.padEnd(14)} ${rps.toFixed(0).padStart(7)} req/s  ${cpu.toFixed(1).padStart(6)} µs/req  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  ${result.serverConnections} conns`,
+          }
+        }
+      }
+    }
+
+    if (sections.has('h2')) {
+      const h2Server = await startServer('h2-server.mjs');
+      try {
+        const clients = H2_CLIENTS.filter(selected);
+        /** A client this build cannot run is skipped everywhere, with one notice. */
+        const skippedClients = new Set();
+        for (let r = 0; r < repeats; r++) {
+          const order = r % 2 === 0 ? clients : [...clients].reverse();
+          for (const scenario of h2Scenarios) {
+            const transport = H2_TRANSPORTS.find((t) => t.id === scenario.transport);
+            for (const client of order) {
+              const key = `${scenario.id}|${client}`;
+              h2Runs[key] ??= [];
+              if (skippedClients.has(client)) continue;
+              const h1 = client.startsWith('httpool-h1');
+              const port =
+                h2Server.ports[(h1 ? transport?.h1 : transport?.h2) ?? '']?.[
+                  String(scenario.bodySize)
+                ];
+              if (port === undefined) {
+                h2Notes[key] = 'skipped: no TLS server (openssl failed)';
+                continue;
+              }
+              if (overBudget()) {
+                h2Notes[key] ??= 'skipped: time budget spent';
+                continue;
+              }
+              const result = await measureClient(
+                h2Server,
+                {
+                  client,
+                  url: `${transport?.scheme}://127.0.0.1:${port}/`,
+                  concurrency: scenario.concurrency,
+                  connections: h1 ? CONNECTIONS : 1,
+                  warmup: h2Counts.warmup,
+                  requests: h2Counts.requests,
+                  maxMs: h2Counts.maxMs,
+                  bodySize: scenario.bodySize,
+                  ...(transport?.scheme === 'https' ? { ca: h2Server.ca } : {}),
+                },
+                `[${r + 1}/${repeats}] ${scenario.id.padEnd(20)} ${client.padEnd(15)}`,
               );
+              if (result.skipped !== undefined) {
+                skippedClients.add(client);
+                for (const s of h2Scenarios)
+                  h2Notes[`${s.id}|${client}`] = `skipped: ${result.skipped}`;
+                log(`h2 ${client}: skipped in every scenario: ${result.skipped}`);
+                continue;
+              }
+              h2Runs[key].push(result);
             }
           }
         }
+      } finally {
+        h2Server.stop();
       }
     }
 
@@ -420,6 +537,11 @@ async function main() {
     poolRuns,
     heapClients: HEAP_CLIENTS.filter(selected),
     heapRuns,
+    h2Counts,
+    h2Scenarios: sections.has('h2') ? h2Scenarios : [],
+    h2Clients: sections.has('h2') ? H2_CLIENTS.filter(selected) : [],
+    h2Runs,
+    h2Notes,
     warnings: [...warnings].map(([warning, where]) => ({ warning, where })),
   };
   const files = {
