@@ -226,7 +226,7 @@ const clients = {
     const { ConnectionPool } = await import(new URL('index.js', distUrl).href);
     const http2Mode = secure ? 'auto' : 'prior-knowledge';
     try {
-      new ConnectionPool(origin, { http2: http2Mode }).destroy();
+      await new ConnectionPool(origin, { http2: http2Mode }).destroy();
     } catch (error) {
       // Builds from before the http2 option reject it as unknown.
       if (
