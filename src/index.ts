@@ -15,6 +15,7 @@ export { Agent } from './client/agent.js';
 export type {
   AcquireOptions,
   CloseOptions,
+  Http2Mode,
   PoolOptions,
   PoolStats,
   RequestOptions,

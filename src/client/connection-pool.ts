@@ -18,6 +18,7 @@ import { type RequestDeadline, underDeadline } from '../http/deadline.js';
 import { type HeaderPairs, headerEntries } from '../http/header-pairs.js';
 import type { ExchangeOptions, HeadersInput } from '../http/options.js';
 import type { HttpResponse } from '../http/response.js';
+import { isReplayableBody } from '../http/semantics.js';
 import type { ExchangeReport, Transport, TransportEvents } from '../http/transport.js';
 import { Http1Connection } from '../http1/connection.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
@@ -645,7 +646,10 @@ export class ConnectionPool implements AsyncDisposable {
    * server had closed it while idle) is sent again, on a new connection where the pool has
    * room for one, when it is safe to: an idempotent method or an `Idempotency-Key` header,
    * and a body that can be sent again (none, string or bytes). A failure on a new connection
-   * is never replayed, and a POST without an Idempotency-Key is never sent twice.
+   * is never replayed, and a POST without an Idempotency-Key is never sent twice. Over
+   * HTTP/2, a request the server says it did not process (REFUSED_STREAM, or above a GOAWAY's
+   * last stream id) is sent once more whatever its method. A 421 (Misdirected Request) is
+   * sent once more on a new connection, whatever its method, when its body can be sent again.
    *
    * `timeout` bounds all of it, replays included, until the response body has arrived:
    * RequestTimeoutError (`ERR_TIMEOUT`) with the phase it ran out in.
@@ -682,6 +686,7 @@ export class ConnectionPool implements AsyncDisposable {
     // not process the request (HTTP/2), any other connection will.
     let fresh = false;
     let unprocessedReplays = 0;
+    let misdirected = false;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
       // as 0); otherwise wait (or connect) for one.
@@ -710,7 +715,17 @@ export class ConnectionPool implements AsyncDisposable {
       // Handed back by #exchangeEnded as soon as the response has been read (or failed).
       hold.returnWhenDone = true;
       try {
-        return await this.send(hold, options, deadline);
+        const response = await this.send(hold, options, deadline);
+        // 421: this connection cannot serve the origin (RFC 9110 §15.5.20); once more on a
+        // new connection, whatever the method, when the body can be sent again.
+        if (response.status !== 421 || misdirected || !isReplayableBody(options.body)) {
+          return response;
+        }
+        misdirected = true;
+        fresh = true;
+        this.#replayed++;
+        // Its body is not the answer: read it away (a failure here only closes that one).
+        await response.dump().catch(() => undefined);
       } catch (error) {
         if (hold.returnWhenDone) {
           // No report handed the hold back. With no exchange running and the connection open,

@@ -812,3 +812,54 @@ describe('close with a deadline', () => {
     }
   });
 });
+
+describe('421 Misdirected Request', () => {
+  test('is sent once more on a new connection, whatever the method; a second 421 stands', async () => {
+    const sockets = new Map<Socket, number>();
+    let misdirect = 1;
+    const server = await startHttpServer((req, res) => {
+      const socket = req.socket;
+      sockets.set(socket, (sockets.get(socket) ?? 0) + 1);
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        if (req.url === '/always' || misdirect-- > 0) {
+          res.writeHead(421, { 'content-length': 9 });
+          res.end('not here!');
+          return;
+        }
+        okBody(res, `${req.method} ${body}`);
+      });
+    });
+    const pool = new ConnectionPool(server.origin, { maxSize: 2 });
+    try {
+      const res = await pool.request({ method: 'POST', path: '/a', body: 'payload' });
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'POST payload');
+      // Two requests, each on its own connection.
+      assert.deepEqual([...sockets.values()], [1, 1]);
+      assert.equal(pool.stats().replayed, 1);
+      const again = await pool.request({ path: '/always' });
+      assert.equal(again.status, 421);
+      assert.equal(await again.text(), 'not here!');
+      assert.equal(pool.stats().replayed, 2);
+      // A body that cannot be sent again is answered with the 421 itself.
+      misdirect = 1;
+      const streamed = await pool.request({
+        method: 'PUT',
+        path: '/b',
+        body: (async function* () {
+          yield 'once';
+        })(),
+      });
+      assert.equal(streamed.status, 421);
+      await streamed.dump();
+      assert.equal(pool.stats().replayed, 2);
+    } finally {
+      await pool.close();
+      await server.close();
+    }
+  });
+});

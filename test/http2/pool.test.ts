@@ -489,6 +489,27 @@ describe('HTTP/2: how streams and sessions end', () => {
     await pool.close();
   });
 
+  test('421 on a shared session: sent once more on a new session, whatever the method', async () => {
+    let misdirected = 0;
+    const server = await startH2((stream, headers, state) => {
+      if (headers[':path'] === '/moved' && misdirected === 0) {
+        misdirected++;
+        stream.respond({ ':status': 421 });
+        stream.end('wrong session');
+        return;
+      }
+      hello(stream, headers, state);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge', maxSize: 2 });
+    const res = await pool.request({ path: '/moved', method: 'POST', body: 'x' });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'hello /moved');
+    assert.equal(server.seen.get('/moved'), 2);
+    assert.equal(server.sessions, 2);
+    assert.equal(pool.stats().replayed, 1);
+    await pool.close();
+  });
+
   test('REFUSED_STREAM every time is not retried without end', async () => {
     const server = await startH2((stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM));
     const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });

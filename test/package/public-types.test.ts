@@ -45,7 +45,8 @@ import {
   type AgentOptions, type AgentRequestOptions, type PoolOptions, type RequestOptions,
   type AcquireOptions, type CloseOptions, type PoolStats, type AgentStats, type Clock,
   type Timer, type DurationSummary, type ProxyConfig, type ParserLimits, type RetryOptions,
-  type HttpResponse, type HeadersInput, type RequestBody, type OriginOptions,
+  type HttpResponse, type HeadersInput, type RequestBody, type OriginOptions, type Http2Mode,
+  StreamResetError,
 } from 'httpool';
 
 const clock: Clock = {
@@ -61,7 +62,8 @@ const clock: Clock = {
 };
 const limits: Partial<ParserLimits> = { maxHeaderSize: defaultParserLimits.maxHeaderSize };
 const retry: RetryOptions = { limit: 2, statusCodes: [503] };
-const poolOptions: PoolOptions = { maxSize: 4, clock, limits };
+const http2: Http2Mode = 'auto';
+const poolOptions: PoolOptions = { maxSize: 4, clock, limits, http2, maxConcurrentStreams: 50 };
 const perOrigin = (_origin: string): OriginOptions => ({ maxSize: 2 });
 const agentOptions: AgentOptions = { maxSize: 4, retry, perOrigin };
 
@@ -84,6 +86,7 @@ export async function run(proxy: ProxyConfig | undefined): Promise<number> {
   try {
     await (await agent.request('http://127.0.0.1:8080/', request)).text();
   } catch (error) {
+    if (error instanceof StreamResetError) return error.http2Code;
     if (isHttpoolError(error) || error instanceof HttpoolError) return -1;
   }
   const all: AgentStats = agent.stats();
