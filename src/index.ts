@@ -1,5 +1,5 @@
 /**
- * httpool: an HTTP/1.1 connection pool and client for Node.js.
+ * httpool: an HTTP/1.1 and HTTP/2 connection pool and client for Node.js.
  *
  * The public contract: pools, their options and results, and the typed errors. Internals
  * (the generic resource pool, the parser, the serializer) are not exported.

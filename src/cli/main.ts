@@ -17,7 +17,7 @@ import { packageVersion } from './version.js';
 /** Help text of `httpool` itself. */
 export const MAIN_HELP = `Usage: httpool COMMAND [options]
 
-An HTTP/1.1 connection pool and client for Node.js, from the command line.
+An HTTP/1.1 and HTTP/2 connection pool and client for Node.js, from the command line.
 
 Commands:
   fetch [URL...] [--input FILE|-]   fetch many URLs through one pool per origin and

@@ -142,7 +142,8 @@ export interface PoolOptions {
    * - `'off'` (default): HTTP/1.1 only;
    * - `'auto'`: `https:` offers `h2` and `http/1.1` by ALPN and speaks what the server picks;
    *   `http:` stays HTTP/1.1;
-   * - `'only'`: `https:` must agree to `h2`, else the connect fails (SocketError);
+   * - `'only'`: `https:` must agree to `h2`, else the connect fails (SocketError); `http:`
+   *   speaks h2c with prior knowledge;
    * - `'prior-knowledge'`: HTTP/2 without asking (h2c on `http:` and `socketPath`; on
    *   `https:` as `'only'`).
    *
@@ -1020,5 +1021,6 @@ function http2Route(
 ): 'never' | 'alpn' | 'always' {
   if (mode === 'off' || forwarded) return 'never';
   if (protocol === 'https:') return mode === 'auto' ? 'alpn' : 'always';
-  return mode === 'prior-knowledge' ? 'always' : 'never';
+  // Cleartext has no ALPN: h2 there is prior knowledge ('only' means h2 or fail, so it too).
+  return mode === 'auto' ? 'never' : 'always';
 }

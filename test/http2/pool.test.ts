@@ -4,6 +4,7 @@
  * stream or a session can end.
  */
 import assert from 'node:assert/strict';
+import { createServer as createHttpServer } from 'node:http';
 import {
   constants,
   createSecureServer,
@@ -22,6 +23,7 @@ import {
   ConnectionPool,
   HeadersTimeoutError,
   InvalidArgumentError,
+  isHttpoolError,
   RequestBodyError,
   ResponseLimitError,
   SocketError,
@@ -189,6 +191,26 @@ describe('HTTP/2: choosing the protocol', () => {
     });
     assert.equal(pool.stats().open, 0);
     await pool.close();
+  });
+
+  test("'only' on http: speaks h2c, and fails typed against an HTTP/1.1 server", async () => {
+    const server = await startH2(hello);
+    const pool = new ConnectionPool(server.origin, { http2: 'only' });
+    const res = await pool.request({ path: '/c' });
+    assert.equal(res.httpVersion, '2.0');
+    assert.equal(await res.text(), 'hello /c');
+    await pool.close();
+    const h1 = createHttpServer((_req, res) => res.end('h1'));
+    await new Promise<void>((resolve) => h1.listen(0, '127.0.0.1', resolve));
+    after(() => new Promise((resolve) => h1.close(resolve)));
+    const port = (h1.address() as AddressInfo).port;
+    const strict = new ConnectionPool(`http://127.0.0.1:${port}`, {
+      http2: 'only',
+      connectTimeout: 2000,
+    });
+    await assert.rejects(strict.request({ path: '/' }), (error: unknown) => isHttpoolError(error));
+    assert.equal(strict.stats().open, 0);
+    await strict.close();
   });
 
   test("'off' (the default) stays HTTP/1.1 with a server that offers h2", async () => {
