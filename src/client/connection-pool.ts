@@ -826,7 +826,8 @@ export class ConnectionPool implements AsyncDisposable {
       slot.requests++;
       hold.running = true;
       if (slot.shared) this.#streams++;
-      if (tracingRequests()) hold.exchange = requestStarted(this.origin, options, reused);
+      if (tracingRequests())
+        hold.exchange = requestStarted(this.origin, options, reused, connection.protocol);
     }
     if (!decompress) return pending;
     const method = standardMethod(options.method);

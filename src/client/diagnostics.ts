@@ -55,6 +55,8 @@ export interface RequestStartMessage {
   path: string;
   /** True when the connection had carried a request before. */
   reused: boolean;
+  /** What the connection speaks: `http/1.1` or `h2`. */
+  protocol: 'http/1.1' | 'h2';
 }
 
 /** Payload of `httpool:request:end`. */
@@ -108,11 +110,18 @@ export function requestStarted(
   origin: string,
   options: ExchangeOptions,
   reused: boolean,
+  protocol: 'http/1.1' | 'h2',
 ): ExchangeTrace {
   const method = standardMethod(options.method);
   const path = options.path ?? '/';
   if (channels.requestStart.hasSubscribers) {
-    channels.requestStart.publish({ origin, method, path, reused } satisfies RequestStartMessage);
+    channels.requestStart.publish({
+      origin,
+      method,
+      path,
+      reused,
+      protocol,
+    } satisfies RequestStartMessage);
   }
   return { method, path, startedAt: performance.now() };
 }

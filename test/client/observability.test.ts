@@ -26,6 +26,7 @@ describe('observability', async () => {
       method?: string;
       path?: string;
       reused?: boolean;
+      protocol?: string;
       status?: number;
       durationMs?: number;
       error?: { code?: string };
@@ -68,6 +69,10 @@ describe('observability', async () => {
     ]);
     const [, open] = seen[0]!;
     assert.equal(open.origin, server.origin);
+    assert.equal(open.protocol, 'http/1.1');
+    assert.ok(
+      seen.filter(([n]) => n.endsWith('start')).every(([, m]) => m.protocol === 'http/1.1'),
+    );
     assert.equal(typeof open.connectMs, 'number');
     assert.deepEqual(
       seen.filter(([n]) => n.endsWith('start')).map(([, m]) => [m.method, m.path, m.reused]),

@@ -4,6 +4,7 @@
  * stream or a session can end.
  */
 import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { createServer as createHttpServer } from 'node:http';
 import {
   constants,
@@ -643,6 +644,40 @@ describe('HTTP/2: how streams and sessions end', () => {
     assert.ok(performance.now() - started < 2000);
     await failed;
     assert.equal(pool.stats().open, 0);
+  });
+});
+
+describe('HTTP/2: diagnostics', () => {
+  test('connection:open and request:start say h2; the close says how many streams it carried', async () => {
+    const server = await startH2(hello);
+    const seen: Array<[string, Record<string, unknown>]> = [];
+    const names = ['httpool:connection:open', 'httpool:request:start', 'httpool:connection:close'];
+    const listeners = names.map((name) => {
+      const listener = (message: unknown) => seen.push([name, message as Record<string, unknown>]);
+      subscribe(name, listener);
+      return [name, listener] as const;
+    });
+    try {
+      const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+      await Promise.all(
+        ['/a', '/b', '/c'].map(async (path) => (await pool.request({ path })).text()),
+      );
+      await pool.close();
+    } finally {
+      for (const [name, listener] of listeners) unsubscribe(name, listener);
+    }
+    const opens = seen.filter(([name]) => name.endsWith('open'));
+    assert.equal(opens.length, 1);
+    assert.equal(opens[0]![1]['protocol'], 'h2');
+    const starts = seen.filter(([name]) => name.endsWith('start'));
+    assert.deepEqual(starts.map(([, m]) => [m['path'], m['protocol']]).sort(), [
+      ['/a', 'h2'],
+      ['/b', 'h2'],
+      ['/c', 'h2'],
+    ]);
+    const closes = seen.filter(([name]) => name.endsWith('close'));
+    assert.equal(closes.length, 1);
+    assert.equal(closes[0]![1]['requests'], 3);
   });
 });
 
