@@ -23,6 +23,12 @@ export interface RealH2Options {
   files?: Record<string, string>;
 }
 
+/** Extra nghttpd knobs. */
+export interface NghttpdOptions extends RealH2Options {
+  /** `--echo-upload`: a POST or PUT is answered with its own body. */
+  echoUpload?: boolean;
+}
+
 /** Extra nginx knobs; each goes into the `http {}` block. */
 export interface NginxH2Options extends RealH2Options {
   /** e.g. `3`: nginx sends GOAWAY after that many requests on a session. */
@@ -183,9 +189,9 @@ function prepare(prefix: string, files: Record<string, string> = {}) {
 
 /**
  * Starts nghttpd serving a temporary document root: one process per listener (`--no-tls` for
- * h2c). `nghttpd -m` sets MCS.
+ * h2c). `nghttpd -m` sets MCS; `echoUpload` adds `--echo-upload`.
  */
-export async function startNghttpd(options: RealH2Options = {}): Promise<RealH2Server> {
+export async function startNghttpd(options: NghttpdOptions = {}): Promise<RealH2Server> {
   if (nghttpdPath === undefined) throw new Error('nghttpd is not installed');
   const { dir, root, certs } = prepare('httpool-nghttpd-', options.files);
   const children: ChildProcess[] = [];
@@ -200,6 +206,7 @@ export async function startNghttpd(options: RealH2Options = {}): Promise<RealH2S
         ...(options.maxConcurrentStreams === undefined
           ? []
           : ['-m', String(options.maxConcurrentStreams)]),
+        ...(options.echoUpload === true ? ['--echo-upload'] : []),
         ...(tls
           ? [String(port), join(dir, 'server.key'), join(dir, 'server.crt')]
           : ['--no-tls', String(port)]),
