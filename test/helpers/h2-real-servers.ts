@@ -5,7 +5,15 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,9 +47,12 @@ export interface NginxH2Options extends RealH2Options {
   serverConfig?: string;
 }
 
+/** The servers {@link startOptionalH2} knows, used only when already installed (never under CI). */
+export type OptionalH2Name = 'caddy' | 'h2o' | 'apache2';
+
 /** A running real server; a listener not started has port 0 and origin ''. */
 export interface RealH2Server {
-  readonly name: 'nghttpd' | 'nginx';
+  readonly name: 'nghttpd' | 'nginx' | OptionalH2Name;
   readonly tlsPort: number;
   readonly h2cPort: number;
   /** `https://127.0.0.1:PORT` */
@@ -301,7 +312,7 @@ http {
 }
 
 function server(
-  name: 'nghttpd' | 'nginx',
+  name: RealH2Server['name'],
   tlsPort: number,
   h2cPort: number,
   ca: string,
@@ -317,4 +328,141 @@ function server(
     hello: HELLO,
     close,
   };
+}
+
+/** Where each optional server's binary is looked for (then on PATH). */
+const OPTIONAL_BINARIES: Record<OptionalH2Name, { names: string[]; candidates: string[] }> = {
+  caddy: { names: ['caddy'], candidates: ['/usr/bin/caddy', '/usr/local/bin/caddy'] },
+  h2o: { names: ['h2o'], candidates: ['/usr/bin/h2o', '/usr/sbin/h2o', '/usr/local/bin/h2o'] },
+  apache2: {
+    names: ['apache2', 'httpd'],
+    candidates: ['/usr/sbin/apache2', '/usr/sbin/httpd', '/usr/local/apache2/bin/httpd'],
+  },
+};
+
+/** Directories that may hold apache's modules (the one with mod_http2.so is used). */
+const APACHE_MODULE_DIRS = [
+  '/usr/lib/apache2/modules',
+  '/usr/lib64/httpd/modules',
+  '/usr/lib/httpd/modules',
+  '/usr/local/apache2/modules',
+];
+
+/** Path of an optional server's binary, or undefined. */
+export function optionalH2Path(name: OptionalH2Name): string | undefined {
+  const { names, candidates } = OPTIONAL_BINARIES[name];
+  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  for (const binary of names) {
+    const found = findBinary(binary, []);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function apacheModules(): string | undefined {
+  return APACHE_MODULE_DIRS.find((dir) => existsSync(join(dir, 'mod_http2.so')));
+}
+
+/**
+ * The `skip` option for a test of an optional server: false when it is installed (apache2
+ * with mod_http2), else a reason, printed once as a NOTICE. CI does not install these, so
+ * their absence is a skip there too.
+ */
+export function skipUnlessOptional(name: OptionalH2Name): false | string {
+  const path = optionalH2Path(name);
+  const missing =
+    path === undefined
+      ? `${name} is not on PATH`
+      : name === 'apache2' && apacheModules() === undefined
+        ? 'apache2 is installed without mod_http2'
+        : undefined;
+  if (missing === undefined) return false;
+  if (!noticed.has(name)) {
+    noticed.add(name);
+    console.log(`NOTICE: ${missing}: its HTTP/2 tests are skipped`);
+  }
+  return missing;
+}
+
+/**
+ * Starts caddy, h2o or apache2 (mod_http2) serving a temporary document root over TLS (ALPN h2)
+ * and cleartext h2c (prior knowledge), in the foreground. Run as root, h2o and apache drop to
+ * nobody, so the directory is made world-readable.
+ */
+export async function startOptionalH2(
+  name: OptionalH2Name,
+  options: Pick<RealH2Options, 'files'> = {},
+): Promise<RealH2Server> {
+  const binary = optionalH2Path(name);
+  if (binary === undefined) throw new Error(`${name} is not installed`);
+  const { dir, root, certs } = prepare(`httpool-${name}-`, options.files);
+  chmodSync(dir, 0o755);
+  chmodSync(root, 0o755);
+  const crt = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  chmodSync(key, 0o644);
+  const asRoot = process.getuid?.() === 0;
+  const command = ([tlsPort, h2cPort]: number[]): { binary: string; args: string[] } => {
+    if (name === 'caddy') {
+      const site = (address: string, extra: string) =>
+        `${address} {\n\tbind 127.0.0.1\n${extra}\troot * ${root}\n\tfile_server\n}\n`;
+      writeFileSync(
+        join(dir, 'Caddyfile'),
+        `{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system ${dir}/data\n` +
+          `\tservers {\n\t\tprotocols h1 h2 h2c\n\t}\n}\n` +
+          site(`https://127.0.0.1:${tlsPort}`, `\ttls ${crt} ${key}\n`) +
+          site(`http://127.0.0.1:${h2cPort}`, ''),
+      );
+      return {
+        binary,
+        args: ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'],
+      };
+    }
+    if (name === 'h2o') {
+      // h2o reads repeated `listen` keys as one listener each.
+      writeFileSync(
+        join(dir, 'h2o.conf'),
+        `${asRoot ? 'user: nobody\n' : ''}pid-file: ${dir}/h2o.pid\nerror-log: ${dir}/error.log\n` +
+          `listen:\n  host: 127.0.0.1\n  port: ${tlsPort}\n  ssl:\n` +
+          `    certificate-file: ${crt}\n    key-file: ${key}\n` +
+          `listen:\n  host: 127.0.0.1\n  port: ${h2cPort}\n` +
+          `hosts:\n  default:\n    paths:\n      /:\n        file.dir: ${root}\n`,
+      );
+      return { binary, args: ['-c', join(dir, 'h2o.conf')] };
+    }
+    const modules = apacheModules()!;
+    const load = (module: string, file: string) => {
+      // Modules some builds compile in (unixd) are loaded only where they are files.
+      return existsSync(join(modules, file)) ? `LoadModule ${module} ${modules}/${file}\n` : '';
+    };
+    const group = readFileSync('/etc/group', 'utf8').includes('\nnogroup:') ? 'nogroup' : 'nobody';
+    writeFileSync(
+      join(dir, 'httpd.conf'),
+      `ServerRoot ${dir}\nServerName 127.0.0.1\nPidFile ${dir}/httpd.pid\n` +
+        `ErrorLog ${dir}/error.log\nLogLevel warn\nDefaultRuntimeDir ${dir}\nMutex file:${dir}\n` +
+        load('mpm_event_module', 'mod_mpm_event.so') +
+        load('unixd_module', 'mod_unixd.so') +
+        load('authz_core_module', 'mod_authz_core.so') +
+        load('socache_shmcb_module', 'mod_socache_shmcb.so') +
+        load('ssl_module', 'mod_ssl.so') +
+        load('http2_module', 'mod_http2.so') +
+        (asRoot ? `User nobody\nGroup ${group}\n` : '') +
+        `Listen 127.0.0.1:${tlsPort} https\nListen 127.0.0.1:${h2cPort} http\n` +
+        `Protocols h2c http/1.1\nH2Direct on\nDocumentRoot ${root}\n` +
+        `<Directory ${root}>\n  Require all granted\n</Directory>\n` +
+        `<VirtualHost 127.0.0.1:${tlsPort}>\n  SSLEngine on\n  SSLCertificateFile ${crt}\n` +
+        `  SSLCertificateKeyFile ${key}\n  Protocols h2 http/1.1\n</VirtualHost>\n`,
+    );
+    return { binary, args: ['-DFOREGROUND', '-f', join(dir, 'httpd.conf')] };
+  };
+  try {
+    const { child, ports } = await spawnOnFreePorts(2, command);
+    return server(name, ports[0]!, ports[1]!, certs.ca, async () => {
+      await stop(child);
+      rmSync(dir, { recursive: true, force: true });
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
