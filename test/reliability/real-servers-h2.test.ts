@@ -15,8 +15,10 @@ import {
   HELLO,
   type RealH2Server,
   skipUnless,
+  skipUnlessOptional,
   startNghttpd,
   startNginxH2,
+  startOptionalH2,
 } from '../helpers/h2-real-servers.js';
 import { prng } from '../helpers/random.js';
 import { eventually, sleep } from '../helpers/servers.js';
@@ -119,14 +121,24 @@ async function readSlowly(
   return { completeAfterPause, text: Buffer.concat(parts).toString() };
 }
 
-for (const kind of ['nghttpd', 'nginx'] as const) {
-  describe(`HTTP/2 against ${kind}`, { skip: skipUnless(kind) }, () => {
+/** nghttpd and nginx (required under CI), then the servers used only where already installed. */
+const KINDS = ['nghttpd', 'nginx', 'caddy', 'h2o', 'apache2'] as const;
+
+function startKind(kind: (typeof KINDS)[number]): Promise<RealH2Server> {
+  const files = { 'big.txt': BIG };
+  if (kind === 'nghttpd') return startNghttpd({ echoUpload: true, files });
+  if (kind === 'nginx') return startNginxH2({ files, serverConfig: NGINX_CONFIG });
+  return startOptionalH2(kind, { files });
+}
+
+for (const kind of KINDS) {
+  const required = kind === 'nghttpd' || kind === 'nginx';
+  describe(`HTTP/2 against ${kind}`, {
+    skip: required ? skipUnless(kind) : skipUnlessOptional(kind),
+  }, () => {
     let server: RealH2Server;
     before(async () => {
-      server =
-        kind === 'nghttpd'
-          ? await startNghttpd({ echoUpload: true, files: { 'big.txt': BIG } })
-          : await startNginxH2({ files: { 'big.txt': BIG }, serverConfig: NGINX_CONFIG });
+      server = await startKind(kind);
     });
     after(() => server?.close());
 
@@ -163,7 +175,10 @@ for (const kind of ['nghttpd', 'nginx'] as const) {
         }
       });
 
-      test(`${transport.label}: request bodies arrive whole, bytes and streamed`, async () => {
+      // Uploads need a server that takes them: nghttpd's echo, nginx's WebDAV.
+      test(`${transport.label}: request bodies arrive whole, bytes and streamed`, {
+        skip: required ? false : `${kind} is not set up to take uploads`,
+      }, async () => {
         const pool = new ConnectionPool(transport.origin(server), options());
         try {
           if (kind === 'nghttpd') {
@@ -207,7 +222,8 @@ for (const kind of ['nghttpd', 'nginx'] as const) {
         const origin = transport.origin(server);
         // nginx counts the connections it accepted, asked on a connection of its own.
         const probe = new ConnectionPool(origin, options());
-        const pool = new ConnectionPool(origin, { ...options(), maxSize: 10 });
+        // The servers not required may announce fewer than 100 streams: one connection, then.
+        const pool = new ConnectionPool(origin, { ...options(), maxSize: required ? 10 : 1 });
         try {
           const acceptsBefore = kind === 'nginx' ? await nginxAccepts(probe) : 0;
           const path = kind === 'nginx' ? '/conn' : '/hello.txt';
@@ -233,26 +249,32 @@ for (const kind of ['nghttpd', 'nginx'] as const) {
         }
       });
 
-      test(`${transport.label}: a burst of 100 right after a body was read opens no second connection`, {
-        todo: "needs fix: a stream's slot is freed at its 'close' event, a tick after END_STREAM; see report",
-      }, async () => {
-        const pool = new ConnectionPool(transport.origin(server), { ...options(), maxSize: 10 });
-        try {
-          assert.equal(await (await pool.request({ path: '/hello.txt' })).text(), HELLO);
-          // The body is read: its stream is closed both ways, and the server's limit
-          // (100 for nghttpd, 128 for nginx) and ours (100) leave room for 100 more.
-          const bodies = await Promise.all(
-            Array.from({ length: 100 }, () =>
-              pool.request({ path: '/hello.txt' }).then((r) => r.text()),
-            ),
-          );
-          assert.equal(bodies.length, 100);
-          await eventually(() => pool.stats().connecting === 0, 2000, 'connects to settle');
-          assert.equal(pool.stats().created, 1);
-        } finally {
-          await pool.close();
-        }
-      });
+      test(
+        `${transport.label}: a burst of 100 right after a body was read opens no second connection`,
+        required
+          ? {
+              todo: "needs fix: a stream's slot is freed at its 'close' event, a tick after END_STREAM; see report",
+            }
+          : { skip: `${kind}'s stream limit is not known here` },
+        async () => {
+          const pool = new ConnectionPool(transport.origin(server), { ...options(), maxSize: 10 });
+          try {
+            assert.equal(await (await pool.request({ path: '/hello.txt' })).text(), HELLO);
+            // The body is read: its stream is closed both ways, and the server's limit
+            // (100 for nghttpd, 128 for nginx) and ours (100) leave room for 100 more.
+            const bodies = await Promise.all(
+              Array.from({ length: 100 }, () =>
+                pool.request({ path: '/hello.txt' }).then((r) => r.text()),
+              ),
+            );
+            assert.equal(bodies.length, 100);
+            await eventually(() => pool.stats().connecting === 0, 2000, 'connects to settle');
+            assert.equal(pool.stats().created, 1);
+          } finally {
+            await pool.close();
+          }
+        },
+      );
 
       test(`${transport.label}: a 4 MiB body read slowly is held back by flow control and arrives whole`, async () => {
         const pool = new ConnectionPool(transport.origin(server), options());
