@@ -272,6 +272,8 @@ class Slot implements Hold {
   running = false;
   /** Requests sent on this connection. */
   requests = 0;
+  /** Exchanges that ended without an error: the server answered them in full. */
+  answered = 0;
   /** Clock time after which the connection is not lent again (max lifetime with jitter). */
   retireAt: number;
   /** Clock time the connection was last put back to wait idle (NaN before). */
@@ -297,6 +299,12 @@ class Slot implements Hold {
 const DEFAULT_IDLE_TIMEOUT = 4000;
 /** Replays of one request after stale-connection failures (each on a reused connection). */
 const MAX_REPLAYS = 2;
+/**
+ * Sends of one request the server said it did not process (HTTP/2), while each connection
+ * that refused it had answered others: a server that retires connections after N requests
+ * (nginx's keepalive_requests) sends a GOAWAY per N, and a burst larger than N meets several.
+ */
+const MAX_UNPROCESSED_REPLAYS = 16;
 const DEFAULT_CONNECT_TIMEOUT = 10_000;
 /** Streams one HTTP/2 connection carries at most, unless `maxConcurrentStreams` says otherwise. */
 const DEFAULT_MAX_STREAMS = 100;
@@ -687,6 +695,10 @@ export class ConnectionPool implements AsyncDisposable {
     // not process the request (HTTP/2), any other connection will.
     let fresh = false;
     let unprocessedReplays = 0;
+    // A connection that had answered nothing (since) refused this request (HTTP/2).
+    let refusedIdle = false;
+    let refusedBy: Slot | undefined;
+    let answeredAtRefusal = 0;
     let misdirected = false;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
@@ -736,15 +748,31 @@ export class ConnectionPool implements AsyncDisposable {
           if (!hold.running && !hold.slot.connection.closing) this.giveBack(hold);
           else this.throwAway(hold);
         }
+        // A request the server did not process (HTTP/2) goes again, to a connection that is not
+        // closing, whatever its method: while the connections refusing it answered others (a
+        // server retiring them one GOAWAY after another), up to a bound; once only after a
+        // connection that answered nothing, so a server refusing everything costs two sends.
+        if (error instanceof SocketError && error.unprocessed === true) {
+          // Progress: the refusing connection answered others since this request's last
+          // refusal there (a server refusing everything on a busy connection makes none).
+          const { slot } = hold;
+          const progressed = slot.answered > (slot === refusedBy ? answeredAtRefusal : 0);
+          refusedBy = slot;
+          answeredAtRefusal = slot.answered;
+          const bound = progressed ? MAX_UNPROCESSED_REPLAYS : 1;
+          if (unprocessedReplays < bound && !refusedIdle && canReplay(options, error)) {
+            if (!progressed) refusedIdle = true;
+            this.#replayed++;
+            unprocessedReplays++;
+            continue;
+          }
+          throw error;
+        }
         // Only a reused connection's failure is replayed, so a replay that meets a failure
-        // on a new connection stops there; the bound covers a run of stale ones. A request
-        // the server did not process (HTTP/2) goes once more, to any other connection.
-        const unprocessed = error instanceof SocketError && error.unprocessed === true;
-        if (unprocessed && unprocessedReplays > 0) throw error;
+        // on a new connection stops there; the bound covers a run of stale ones.
         if (attempt < MAX_REPLAYS && reused && canReplay(options, error)) {
           this.#replayed++;
-          if (unprocessed) unprocessedReplays++;
-          fresh = !unprocessed;
+          fresh = true;
           continue;
         }
         throw error;
@@ -842,6 +870,7 @@ export class ConnectionPool implements AsyncDisposable {
       if (slot.shared) this.#streams--;
     }
     slot.keepAliveHint = report.keepAliveHint;
+    if (report.error === undefined) slot.answered++;
     const exchange = hold.exchange;
     hold.exchange = undefined;
     if (exchange !== undefined) this.#publishEnd(exchange, report);

@@ -533,6 +533,19 @@ describe('HTTP/2: how streams and sessions end', () => {
     await pool.close();
   });
 
+  test('a session that answered before but now refuses everything: two sends, not sixteen', async () => {
+    const server = await startH2((stream, headers, state) => {
+      if (headers[':path'] === '/warm') hello(stream, headers, state);
+      else stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+    await (await pool.request({ path: '/warm' })).text();
+    await assert.rejects(pool.request({ path: '/x', method: 'POST', body: 'x' }), SocketError);
+    assert.equal(server.seen.get('/x'), 2);
+    assert.equal(server.sessions, 1);
+    await pool.close();
+  });
+
   test('REFUSED_STREAM every time is not retried without end', async () => {
     const server = await startH2((stream) => stream.close(constants.NGHTTP2_REFUSED_STREAM));
     const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
@@ -542,9 +555,10 @@ describe('HTTP/2: how streams and sessions end', () => {
       return true;
     });
     await assert.rejects(pool.request({ path: '/b' }), SocketError);
-    // The first on a new session: no replay; the second (reused): one replay, no more.
-    assert.equal(server.seen.get('/a'), 1);
+    // A session that answers nothing earns one replay per request, no more.
+    assert.equal(server.seen.get('/a'), 2);
     assert.equal(server.seen.get('/b'), 2);
+    assert.equal(pool.stats().replayed, 2);
     await pool.close();
   });
 
