@@ -657,7 +657,8 @@ export class ConnectionPool implements AsyncDisposable {
    * and a body that can be sent again (none, string or bytes). A failure on a new connection
    * is never replayed, and a POST without an Idempotency-Key is never sent twice. Over
    * HTTP/2, a request the server says it did not process (REFUSED_STREAM, or above a GOAWAY's
-   * last stream id) is sent once more whatever its method. A 421 (Misdirected Request) is
+   * last stream id) is sent again whatever its method: while the connections refusing it
+   * answered others since, up to 16 sends; once after a connection that answered nothing. A 421 (Misdirected Request) is
    * sent once more on a new connection, whatever its method, when its body can be sent again.
    *
    * `timeout` bounds all of it, replays included, until the response body has arrived:
