@@ -552,10 +552,12 @@ export class ConnectionPool implements AsyncDisposable {
         }
         this.#pool.evict(slot);
       },
-      onBodyAbandoned: () => {
-        // A lease (acquire()) that was dropped too is reported by its own finalizer.
-        if (slot.shared || slot.returnWhenDone) {
-          this.#warnLeak('had a response body garbage-collected unread', slot.lease.acquiredAt);
+      onBodyAbandoned: (tag) => {
+        // On a shared connection the stream's own lease took it; a lease (acquire()) that was
+        // dropped too is reported by its own finalizer.
+        const hold = slot.shared ? (tag as Hold | undefined) : slot;
+        if (hold !== undefined && (slot.shared || hold.returnWhenDone)) {
+          this.#warnLeak('had a response body garbage-collected unread', hold.lease.acquiredAt);
         }
       },
       onCapacityChanged: () => this.#pool.capacityChanged(slot),

@@ -52,9 +52,10 @@ export interface TransportEvents {
   onClose?(error: Error | undefined): void;
   /**
    * A response body was garbage-collected before anyone read it, while its bytes were still
-   * coming: the transport now drains the rest (or closes), as for a dump.
+   * coming: the transport now drains the rest (or closes), as for a dump. `tag` is the
+   * exchange's, as in its report.
    */
-  onBodyAbandoned?(): void;
+  onBodyAbandoned?(tag?: unknown): void;
   /**
    * How many exchanges it can carry changed on the peer's word (an HTTP/2 SETTINGS or GOAWAY):
    * the owner reads {@link Transport.capacity} again.

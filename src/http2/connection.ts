@@ -665,7 +665,7 @@ export class Http2Connection implements Transport {
         exchange.stream.resume();
       },
       cancel: () => this.#throwAway(exchange),
-      abandoned: () => this.#events.onBodyAbandoned?.(),
+      abandoned: () => this.#events.onBodyAbandoned?.(exchange.tag),
     };
     const queue = new BodyQueue(source, length);
     exchange.queue = queue;
@@ -725,6 +725,9 @@ export class Http2Connection implements Transport {
     // Our side may still be open (a final answer came before the go-ahead): end it.
     if (exchange.sent !== 'all' && !exchange.stream.destroyed)
       exchange.stream.close(NGHTTP2_NO_ERROR);
+    // Closed both ways now: report it, so the slot is free before the stream's 'close' (a tick
+    // later), where a caller that read the body and sends again would find it still taken.
+    else this.#onStreamClose(exchange);
   }
 
   /** The reader gave the body up: read a little more out, else reset the stream (the session lives on). */

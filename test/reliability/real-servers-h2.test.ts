@@ -251,11 +251,7 @@ for (const kind of KINDS) {
 
       test(
         `${transport.label}: a burst of 100 right after a body was read opens no second connection`,
-        required
-          ? {
-              todo: "needs fix: a stream's slot is freed at its 'close' event, a tick after END_STREAM; see report",
-            }
-          : { skip: `${kind}'s stream limit is not known here` },
+        required ? {} : { skip: `${kind}'s stream limit is not known here` },
         async () => {
           const pool = new ConnectionPool(transport.origin(server), { ...options(), maxSize: 10 });
           try {
