@@ -101,6 +101,7 @@ const LAST_STREAM_ID = 2 ** 31 - 1 - 2 * 1000;
 
 const {
   NGHTTP2_CANCEL,
+  NGHTTP2_ENHANCE_YOUR_CALM,
   NGHTTP2_NO_ERROR,
   NGHTTP2_REFUSED_STREAM,
   HTTP2_HEADER_STATUS,
@@ -818,6 +819,12 @@ export class Http2Connection implements Transport {
           : `the server closed the HTTP/2 connection before this stream (GOAWAY, last stream ${this.#goawayLast})`,
         { requestSent: exchange.sent, responseStarted: false, unprocessed: true },
       );
+    }
+    // node:http2 resets a stream itself, with this code, when the response head passes the
+    // header list size we advertised (our maxHeaderSize, 32 bytes per field included) before
+    // our own check sees the head; the reset is ours, so it is our limit, not the server's word.
+    if (!responded && code === NGHTTP2_ENHANCE_YOUR_CALM) {
+      return new ResponseLimitError('maxHeaderSize', this.#options.maxHeaderSize);
     }
     if (this.#phase === 'closed' || this.#session.destroyed) {
       return new SocketError(
