@@ -113,14 +113,31 @@ const {
 /** Request fields HTTP/2 forbids (RFC 9113 §8.2.2) that a caller may have written for HTTP/1.1: dropped. */
 const DROPPED_FIELDS = new Set(['connection', 'keep-alive', 'proxy-connection']);
 
+/**
+ * The error codes of RFC 9113 §7 by value. node:http2's constants cannot be searched by value:
+ * its NGHTTP2_STREAM_STATE_* (and session types) share the small numbers, so code 7 read back
+ * as STREAM_STATE_CLOSED rather than REFUSED_STREAM.
+ */
+const ERROR_CODES = [
+  'NO_ERROR',
+  'PROTOCOL_ERROR',
+  'INTERNAL_ERROR',
+  'FLOW_CONTROL_ERROR',
+  'SETTINGS_TIMEOUT',
+  'STREAM_CLOSED',
+  'FRAME_SIZE_ERROR',
+  'REFUSED_STREAM',
+  'CANCEL',
+  'COMPRESSION_ERROR',
+  'CONNECT_ERROR',
+  'ENHANCE_YOUR_CALM',
+  'INADEQUATE_SECURITY',
+  'HTTP_1_1_REQUIRED',
+];
+
 /** An HTTP/2 error code's name, for messages. */
 function codeName(code: number): string {
-  for (const [name, value] of Object.entries(constants)) {
-    if (value === code && name.startsWith('NGHTTP2_') && !name.startsWith('NGHTTP2_ERR')) {
-      return name.slice('NGHTTP2_'.length);
-    }
-  }
-  return `error ${code}`;
+  return ERROR_CODES[code] ?? `error ${code}`;
 }
 
 type StreamPhase = 'sending' | 'awaiting-continue' | 'awaiting-head' | 'body' | 'done';
