@@ -7,6 +7,7 @@
  * server's side, not inferred from the client's.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import {
   AcquireTimeoutError,
@@ -503,5 +504,50 @@ describe('HTTP/2 faults at random', () => {
     console.log(`h2 fault mix: ${rounds} rounds, ${JSON.stringify(tally)}`);
     assert.ok(rounds >= 3, `only ${rounds} rounds ran`);
     assert.deepEqual(uncaught, []);
+  });
+});
+
+describe('HTTP/2: a waiter on a connection with no streams to give', () => {
+  // In a process of its own, so that an event loop that runs dry ends that process only.
+  test('holds the event loop until its acquireTimeout fires', {
+    todo: 'needs pool fix: a waiter must keep the process alive while the only connection idles at capacity 0',
+  }, () => {
+    const entry = new URL('../../src/index.js', import.meta.url).href;
+    const script = `
+        import { createServer } from 'node:http2';
+        import { ConnectionPool } from ${JSON.stringify(entry)};
+        const server = createServer();
+        server.on('session', (session) => session.unref());
+        server.on('stream', (stream) => {
+          // Answered, then no more streams on this session.
+          stream.session.settings({ maxConcurrentStreams: 0 });
+          stream.respond({ ':status': 200 });
+          stream.end('ok');
+        });
+        await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+        server.unref();
+        const pool = new ConnectionPool('http://127.0.0.1:' + server.address().port, {
+          http2: 'prior-knowledge',
+          maxSize: 1,
+        });
+        await (await pool.request({})).text();
+        const hold = setTimeout(() => {}, 200);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        clearTimeout(hold);
+        // Only the waiter is left: its timer and the idle connection are both unref'd.
+        const outcome = await pool.request({ acquireTimeout: 300 }).then(
+          () => 'answered',
+          (error) => error.code,
+        );
+        console.log('settled ' + outcome);
+        await pool.destroy();
+      `;
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    // Exit code 13 is Node's "unsettled top-level await": the loop ran dry under the waiter.
+    assert.equal(child.status, 0, `exit ${child.status}: ${child.stderr}`);
+    assert.match(child.stdout, /settled ERR_ACQUIRE_TIMEOUT/);
   });
 });
