@@ -755,7 +755,10 @@ export class ConnectionPool implements AsyncDisposable {
         // closing, whatever its method: while the connections refusing it answered others (a
         // server retiring them one GOAWAY after another), up to a bound; once only after a
         // connection that answered nothing, so a server refusing everything costs two sends.
+        // Refused as the first request of a brand-new connection, it is not sent again: a
+        // server that refuses on sight would otherwise cost a connect per refusal.
         if (error instanceof SocketError && error.unprocessed === true) {
+          if (!reused) throw error;
           // Progress: the refusing connection answered others since this request's last
           // refusal there (a server refusing everything on a busy connection makes none).
           const { slot } = hold;
