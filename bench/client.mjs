@@ -3,17 +3,22 @@
  * One client measurement, in its own process (started by bench/run.mjs).
  *
  * Usage: node bench/client.mjs '<json>' where json is
- *   {client, url, concurrency, connections, warmup, requests, maxMs, bodySize, ca?}
- * (`ca`: the PEM certificate to trust, for the h2 section's https: origins)
+ *   {client, url, concurrency, connections, warmup, requests, maxMs, bodySize, ca?, cold?}
+ * (`ca`: the PEM certificate to trust, for the h2 section's https: origins; the http
+ * section's TLS runs trust the bench server through NODE_EXTRA_CA_CERTS instead, the one
+ * way Node's global fetch can be told to; `cold: {rounds}`: a cold start, see coldStart())
  *
  * Runs `warmup` requests, then measures up to `requests` requests (stopping early after
  * `maxMs`), `concurrency` in flight at once, reading every response body whole. Prints one
  * JSON line to stdout: {requests, elapsedMs, cpuUserUs, cpuSystemUs, p50, p99} (latencies
- * in ms), or {error} / {skipped} when the client failed or is not available.
+ * in ms), or {error} / {skipped} when the client failed or is not available (undici 8 on a
+ * Node older than it supports, a build without agent.fetch()).
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import { reportAndExit } from './child.mjs';
 
 const config = JSON.parse(process.argv[2] ?? '{}');
@@ -23,6 +28,12 @@ const distUrl = process.env.BENCH_DIST
   ? new URL(`file://${process.env.BENCH_DIST}/`)
   : new URL('../dist/', import.meta.url);
 const { client, url, concurrency, connections, warmup, requests, maxMs, bodySize } = config;
+/**
+ * A cold start (`{ rounds }`): no warm-up; each round makes a new client (so a new pool and
+ * new connections to an origin it has not seen) and sends `requests` through it, the clock
+ * running from before the client is made to the last body byte.
+ */
+const cold = /** @type {{ rounds: number } | undefined} */ (config.cold);
 const target = new URL(url);
 const origin = target.origin;
 const path = target.pathname;
@@ -51,6 +62,83 @@ watchdog.unref();
  *
  * @typedef {{ one?: () => Promise<number>, worker?: () => Promise<{ one: () => Promise<number>, done: () => void }>, close: () => Promise<void> | void }} Client
  */
+
+/** undici 8's engines field: it is not run on older Node versions. */
+const UNDICI8_NODE = [22, 19];
+
+/**
+ * undici 7 (`undici`) or 8 (`undici8`, an npm alias), skipped where undici 8 cannot run.
+ *
+ * @param {'undici' | 'undici8'} name
+ * @returns {Promise<any>} the module
+ */
+async function loadUndici(name) {
+  if (name === 'undici8') {
+    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+    if (major < UNDICI8_NODE[0] || (major === UNDICI8_NODE[0] && minor < UNDICI8_NODE[1]))
+      throw new Skip(
+        `undici 8 needs Node >= ${UNDICI8_NODE.join('.')}, this is ${process.version}`,
+      );
+  }
+  return import(name);
+}
+
+/**
+ * undici's `Pool.request()`, the body read with `arrayBuffer()`.
+ *
+ * @param {'undici' | 'undici8'} name
+ * @returns {Promise<Client>}
+ */
+async function undiciPool(name) {
+  const { Pool } = await loadUndici(name);
+  const pool = new Pool(origin, { connections });
+  return {
+    async one() {
+      const { body } = await pool.request({ path, method: 'GET' });
+      return (await body.arrayBuffer()).byteLength;
+    },
+    close: () => pool.destroy(),
+  };
+}
+
+/**
+ * undici's lowest public layer: `Pool.dispatch()` with a bare handler that counts the body
+ * bytes and keeps none of them (no body stream, no promise per response from undici). What
+ * undici's own parser and pool cost per request: the anchor for `pool.request()`.
+ *
+ * @param {'undici' | 'undici8'} name
+ * @returns {Promise<Client>}
+ */
+async function undiciDispatch(name) {
+  const { Pool } = await loadUndici(name);
+  const pool = new Pool(origin, { connections });
+  const options = { path, method: 'GET', origin };
+  return {
+    one() {
+      return new Promise((resolve, reject) => {
+        let n = 0;
+        let status = 0;
+        pool.dispatch(options, {
+          onRequestStart() {},
+          onResponseStart(/** @type {unknown} */ _controller, /** @type {number} */ code) {
+            status = code;
+          },
+          onResponseData(/** @type {unknown} */ _controller, /** @type {Buffer} */ chunk) {
+            n += chunk.length;
+          },
+          onResponseEnd() {
+            if (status === 200) resolve(n);
+            else reject(new Error(`status ${status}`));
+          },
+          onResponseError(/** @type {unknown} */ _controller, /** @type {Error} */ error) {
+            reject(error);
+          },
+        });
+      });
+    },
+    close: () => pool.destroy(),
+  };
+}
 
 /** @type {Record<string, () => Promise<Client>>} */
 const clients = {
@@ -87,9 +175,12 @@ const clients = {
   async 'httpool-fetch'() {
     const { Agent } = await import(new URL('index.js', distUrl).href);
     const agent = new Agent({ maxSize: connections, idleTimeout: 60_000 });
-    // Probe once: agent.fetch() may not be implemented in this build.
-    const probe = await agent.fetch(url);
-    await probe.arrayBuffer();
+    // Probe once: agent.fetch() may not be implemented in this build. Not on a cold start,
+    // where the probe would open the first connection before the clock starts.
+    if (!cold) {
+      const probe = await agent.fetch(url);
+      await probe.arrayBuffer();
+    }
     return {
       async one() {
         const res = await agent.fetch(url);
@@ -99,17 +190,10 @@ const clients = {
     };
   },
 
-  async 'undici-pool'() {
-    const { Pool } = await import('undici');
-    const pool = new Pool(origin, { connections });
-    return {
-      async one() {
-        const { body } = await pool.request({ path, method: 'GET' });
-        return (await body.arrayBuffer()).byteLength;
-      },
-      close: () => pool.destroy(),
-    };
-  },
+  'undici-pool': () => undiciPool('undici'),
+  'undici8-pool': () => undiciPool('undici8'),
+  'undici-dispatch': () => undiciDispatch('undici'),
+  'undici8-dispatch': () => undiciDispatch('undici8'),
 
   async 'undici-fetch'() {
     const { Agent, fetch } = await import('undici');
@@ -124,15 +208,17 @@ const clients = {
   },
 
   async 'node-http'() {
-    const agent = new http.Agent({
+    // https.Agent over TLS: it keeps up to 100 TLS sessions for resumption by default.
+    const agent = new (secure ? https : http).Agent({
       keepAlive: true,
       maxSockets: connections,
       maxFreeSockets: connections,
     });
+    const get = secure ? https.get : http.get;
     return {
       one() {
         return new Promise((resolve, reject) => {
-          const req = http.get(url, { agent }, (res) => {
+          const req = get(url, { agent }, (res) => {
             /** @type {Buffer[]} */
             const chunks = [];
             res.on('data', (chunk) => chunks.push(chunk));
@@ -288,24 +374,44 @@ const clients = {
     const readBuffer = Buffer.allocUnsafe(64 * 1024);
     /** @type {{ socket: net.Socket, pending: number, resolve: ((n: number) => void) | undefined, reject: ((e: Error) => void) | undefined }[]} */
     const sockets = [];
+    /** The last TLS session the server gave, offered by the next connection. */
+    /** @type {Buffer | undefined} */
+    let session;
     for (let i = 0; i < connections; i++) {
-      // Reads land in one reused buffer (`onread`), as httpool's do: no allocation per read.
       /** @type {(n: number) => void} */
       let onBytes = () => {};
-      const socket = net.connect({
-        host: target.hostname,
-        port: Number(target.port),
-        noDelay: true,
-        onread: {
-          buffer: readBuffer,
-          callback: (n) => {
-            onBytes(n);
-            return true;
+      /** @type {net.Socket} */
+      let socket;
+      if (secure) {
+        // node:tls has no `onread`: decrypted bytes come as 'data' chunks.
+        const tlsSocket = tls.connect({
+          host: target.hostname,
+          port: Number(target.port),
+          noDelay: true,
+          ...(session === undefined ? {} : { session }),
+        });
+        tlsSocket.on('session', (s) => {
+          session = s;
+        });
+        tlsSocket.on('data', (/** @type {Buffer} */ chunk) => onBytes(chunk.length));
+        socket = tlsSocket;
+      } else {
+        // Reads land in one reused buffer (`onread`), as httpool's do: no allocation per read.
+        socket = net.connect({
+          host: target.hostname,
+          port: Number(target.port),
+          noDelay: true,
+          onread: {
+            buffer: readBuffer,
+            callback: (n) => {
+              onBytes(n);
+              return true;
+            },
           },
-        },
-      });
+        });
+      }
       await new Promise((resolve, reject) => {
-        socket.once('connect', resolve);
+        socket.once(secure ? 'secureConnect' : 'connect', resolve);
         socket.once('error', reject);
       });
       const state = { socket, pending: 0, resolve: undefined, reject: undefined };
@@ -401,16 +507,105 @@ function quantile(values, q) {
   return values[Math.min(values.length - 1, Math.floor(q * values.length))];
 }
 
+/**
+ * A client this build or Node cannot run is reported as skipped, not as a failure.
+ *
+ * @param {unknown} error
+ * @returns {{ skipped: string } | undefined}
+ */
+function skipOf(error) {
+  if (error instanceof Skip) return { skipped: error.message };
+  const message = error instanceof Error ? error.message : String(error);
+  if (/not implemented/i.test(message)) return { skipped: `not implemented: ${message}` };
+  return undefined;
+}
+
+/** Closes a client, waiting for it no more than a second. */
+function closeSoon(/** @type {Client} */ c) {
+  return Promise.race([c.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+}
+
+/**
+ * Loads the module the client is built on, so a cold start measures connection set-up and a
+ * fresh pool, not module loading.
+ */
+async function preload() {
+  if (client.startsWith('httpool')) await import(new URL('index.js', distUrl).href);
+  else if (client.startsWith('undici8')) await loadUndici('undici8');
+  else if (client.startsWith('undici')) await import('undici');
+  // Node's global fetch loads its bundled undici on first access.
+  else if (client === 'node-fetch' && typeof globalThis.fetch !== 'function')
+    throw new Error('no global fetch');
+}
+
+/**
+ * The cold start: rounds of (new client, `requests` requests), at least one, no more once
+ * `maxMs` has passed (one only for Node's global fetch). The clock and the CPU count run from before the client is made to the
+ * last body byte of the round; closing it is not counted.
+ *
+ * @param {() => Promise<Client>} make
+ * @param {number} rounds
+ */
+async function coldStart(make, rounds) {
+  await preload();
+  // Node's global fetch has one pool for the process: its second round would not be cold.
+  if (client === 'node-fetch') rounds = 1;
+  const latencies = new Float64Array(requests * rounds);
+  let done = 0;
+  let elapsedMs = 0;
+  let cpuUserUs = 0;
+  let cpuSystemUs = 0;
+  let minorFaults = 0;
+  let roundsRun = 0;
+  const stopAt = performance.now() + maxMs;
+  while (roundsRun < rounds && (roundsRun === 0 || performance.now() < stopAt)) {
+    const cpu0 = process.cpuUsage();
+    const faults0 = process.resourceUsage().minorPageFault;
+    const t0 = performance.now();
+    const c = await make();
+    try {
+      done += await drive(c, requests, t0 + 10_000, latencies.subarray(done));
+      elapsedMs += performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      cpuUserUs += cpu.user;
+      cpuSystemUs += cpu.system;
+      minorFaults += process.resourceUsage().minorPageFault - faults0;
+      roundsRun++;
+    } finally {
+      await closeSoon(c);
+    }
+  }
+  const sorted = latencies.subarray(0, done).sort();
+  return {
+    requests: done,
+    elapsedMs,
+    cpuUserUs,
+    cpuSystemUs,
+    minorFaults,
+    rounds: roundsRun,
+    p50: quantile(sorted, 0.5),
+    p99: quantile(sorted, 0.99),
+  };
+}
+
 async function main() {
   const make = clients[client];
   if (make === undefined) throw new Error(`unknown client ${client}`);
+  if (cold !== undefined) {
+    try {
+      return await coldStart(make, cold.rounds);
+    } catch (error) {
+      const skip = skipOf(error);
+      if (skip !== undefined) return skip;
+      throw error;
+    }
+  }
   let c;
   try {
     c = await make();
   } catch (error) {
-    if (error instanceof Skip) return { skipped: error.message };
-    const message = error instanceof Error ? error.message : String(error);
-    if (/not implemented/i.test(message)) return { skipped: `not implemented: ${message}` };
+    const skip = skipOf(error);
+    if (skip !== undefined) return skip;
     throw error;
   }
   try {
@@ -434,7 +629,7 @@ async function main() {
       p99: quantile(sorted, 0.99),
     };
   } finally {
-    await Promise.race([c.close(), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await closeSoon(c);
   }
 }
 

@@ -8,9 +8,8 @@
  * - `h2c`: `node:http2` in cleartext, prior knowledge;
  * - `h1-tls` and `h1`: `node:https` and `node:http`, for the HTTP/1.1 comparison rows.
  *
- * The certificate is self-signed, made at start with the `openssl` CLI in a temporary
- * directory (the way test/helpers/tls.ts makes its certificates); without openssl the TLS
- * ports are left out and `ca` is null. SETTINGS_MAX_CONCURRENT_STREAMS is 1000, so 256
+ * The certificate is self-signed, made at start with the `openssl` CLI (bench/tls-cert.mjs);
+ * without openssl the TLS ports are left out and `ca` is null. SETTINGS_MAX_CONCURRENT_STREAMS is 1000, so 256
  * requests in flight fit on one session and the client's own limit is what binds.
  *
  * Usage: node bench/h2-server.mjs 13,16384
@@ -19,57 +18,15 @@
  * {type:'stats', connections, requests} (all ports together) and exits on {type:'exit'} or
  * when the parent goes away.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import http2 from 'node:http2';
 import https from 'node:https';
-import os from 'node:os';
-import path from 'node:path';
+import { makeCertificate } from './tls-cert.mjs';
 
 const sizes = (process.argv[2] ?? '13,16384').split(',').map(Number);
 /** Connections accepted (TCP) and requests answered, every port together. */
 let connections = 0;
 let requests = 0;
-
-/** @returns {{ key: string, cert: string } | undefined} a self-signed pair for 127.0.0.1 */
-function makeCertificate() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'httpool-bench-tls-'));
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    return {
-      key: readFileSync(path.join(dir, 'key.pem'), 'utf8'),
-      cert: readFileSync(path.join(dir, 'cert.pem'), 'utf8'),
-    };
-  } catch (error) {
-    process.stderr.write(`h2-server: no TLS ports (openssl failed: ${error})\n`);
-    return undefined;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** @param {number} size */
 function cannedBody(size) {
@@ -129,7 +86,7 @@ async function listen(server) {
   return typeof address === 'object' && address !== null ? address.port : 0;
 }
 
-const tls = makeCertificate();
+const tls = makeCertificate('h2-server');
 const settings = { maxConcurrentStreams: 1000 };
 /** @type {Record<string, Record<string, number>>} */
 const ports = { h2: {}, h2c: {}, 'h1-tls': {}, h1: {} };

@@ -7,18 +7,28 @@
  * clients send GETs without a body) and answers each with a pre-built keep-alive response.
  * It listens on one port per body size and counts the connections it accepts.
  *
+ * Its TLS variant is the same server behind `node:tls` (one more port per body size), with a
+ * self-signed certificate made at start (bench/tls-cert.mjs). TLS 1.3 session tickets are
+ * Node's defaults, so a client that offers its last session resumes it. Without openssl
+ * there are no TLS ports and `ca` is null.
+ *
  * Usage: node bench/server.mjs 13,16384
- * Prints one JSON line to stdout: {"ports": {"13": 40001, "16384": 40002}}. Then, over IPC
+ * Prints one JSON line to stdout: {"ports": {"13": 40001, "16384": 40002}, "tlsPorts":
+ * {"13": 40003, "16384": 40004}, "ca": PEM | null}. Then, over IPC
  * (when started with an IPC channel), answers {type:'stats'} with {type:'stats', connections,
- * requests} and exits on {type:'exit'} or when the parent goes away.
+ * requests, resumed} (resumed: TLS handshakes that resumed a session) and exits on {type:'exit'} or when the parent goes away.
  */
 import net from 'node:net';
+import tls from 'node:tls';
+import { makeCertificate } from './tls-cert.mjs';
 
 const sizes = (process.argv[2] ?? '13,16384').split(',').map(Number);
 const TERMINATOR = Buffer.from('\r\n\r\n');
 
 let connections = 0;
 let requests = 0;
+/** TLS connections whose handshake resumed a session. */
+let resumed = 0;
 
 /**
  * @param {number} size body bytes
@@ -39,11 +49,12 @@ function cannedResponse(size) {
 
 /**
  * @param {Buffer} response the canned response
+ * @param {{ key: string, cert: string } | undefined} secure TLS key and certificate, for the TLS variant
  * @returns {net.Server} a server answering every request head with it
  */
-function makeServer(response) {
-  return net.createServer({ noDelay: true }, (socket) => {
-    connections++;
+function makeServer(response, secure) {
+  /** @param {net.Socket} socket */
+  const onConnection = (socket) => {
     /** Bytes of a terminator possibly split across chunks: the last 3 bytes seen. */
     let tail = Buffer.alloc(0);
     socket.on('data', (chunk) => {
@@ -68,26 +79,49 @@ function makeServer(response) {
       }
     });
     socket.on('error', () => {});
+  };
+  if (secure === undefined) {
+    const server = net.createServer({ noDelay: true }, onConnection);
+    server.on('connection', () => connections++);
+    return server;
+  }
+  const server = tls.createServer({ ...secure, noDelay: true }, onConnection);
+  // TCP connections, as the cleartext ports count them (a failed handshake counts too).
+  server.on('connection', () => connections++);
+  server.on('tlsClientError', () => {});
+  server.on('secureConnection', (socket) => {
+    if (socket.isSessionReused()) resumed++;
   });
+  return server;
 }
 
-/** @type {Record<string, number>} */
-const ports = {};
-const servers = [];
-for (const size of sizes) {
-  const server = makeServer(cannedResponse(size));
-  servers.push(server);
+/**
+ * @param {net.Server} server
+ * @returns {Promise<number>} its port on 127.0.0.1
+ */
+async function listen(server) {
   await new Promise((resolve) =>
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve(undefined)),
   );
   const address = server.address();
-  ports[String(size)] = typeof address === 'object' && address !== null ? address.port : 0;
+  return typeof address === 'object' && address !== null ? address.port : 0;
 }
-process.stdout.write(`${JSON.stringify({ ports })}\n`);
+
+const certificate = makeCertificate('server');
+/** @type {Record<string, number>} */
+const ports = {};
+/** @type {Record<string, number>} */
+const tlsPorts = {};
+for (const size of sizes) {
+  ports[String(size)] = await listen(makeServer(cannedResponse(size), undefined));
+  if (certificate !== undefined)
+    tlsPorts[String(size)] = await listen(makeServer(cannedResponse(size), certificate));
+}
+process.stdout.write(`${JSON.stringify({ ports, tlsPorts, ca: certificate?.cert ?? null })}\n`);
 
 if (process.send !== undefined) {
   process.on('message', (/** @type {any} */ message) => {
-    if (message?.type === 'stats') process.send?.({ type: 'stats', connections, requests });
+    if (message?.type === 'stats') process.send?.({ type: 'stats', connections, requests, resumed });
     else if (message?.type === 'exit') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
