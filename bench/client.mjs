@@ -459,9 +459,10 @@ const clients = {
  * @param {number} count
  * @param {number} deadline performance.now() after which no new request starts
  * @param {Float64Array | undefined} latencies filled in order of completion
+ * @param {number} [inFlight] requests at once (default: the scenario's concurrency)
  * @returns {Promise<number>} requests completed
  */
-async function drive(c, count, deadline, latencies) {
+async function drive(c, count, deadline, latencies, inFlight = concurrency) {
   let started = 0;
   let completed = 0;
   let bytes = 0;
@@ -477,7 +478,7 @@ async function drive(c, count, deadline, latencies) {
     }
   };
   const workers = [];
-  for (let i = 0; i < concurrency; i++) {
+  for (let i = 0; i < inFlight; i++) {
     if (c.worker !== undefined) {
       const w = c.worker;
       workers.push(
@@ -609,6 +610,9 @@ async function main() {
     throw error;
   }
   try {
+    // Over TLS, one request alone first: its connection's session is what the others resume
+    // (all opened at once, none would have one to offer).
+    if (secure) await drive(c, 1, performance.now() + 5000, undefined, 1);
     await drive(c, warmup, performance.now() + Math.max(maxMs, 2000), undefined);
     const latencies = new Float64Array(requests);
     const cpu0 = process.cpuUsage();

@@ -11,8 +11,11 @@ export const LABELS = {
   'httpool-pool@base': 'baseline `pool.request()`',
   'httpool-lease@base': 'baseline leased connection',
   'httpool-fetch@base': 'baseline `agent.fetch()`',
-  'undici-pool': 'undici `Pool.request()`',
-  'undici-fetch': 'undici `fetch` + Agent',
+  'undici-pool': 'undici 7 `Pool.request()`',
+  'undici-dispatch': 'undici 7 `Pool.dispatch()`',
+  'undici8-pool': 'undici 8 `Pool.request()`',
+  'undici8-dispatch': 'undici 8 `Pool.dispatch()`',
+  'undici-fetch': 'undici 7 `fetch` + Agent',
   'node-http': 'node `http.Agent` keepAlive',
   'node-fetch': 'node global `fetch`',
   floor: 'raw-socket floor',
@@ -43,7 +46,23 @@ export function median(values) {
 }
 
 /**
- * @typedef {{ rps: number, cpu: number, p50: number, p99: number, faults: number, conns: number, requests: number, runs: number, errors: string[], note: string | undefined }} Cell
+ * The parts of one run, one per Node version measured, each shaped as a whole run's data
+ * was before `--node` (so results.json files from before it render too).
+ *
+ * @param {any} data what run.mjs collected
+ * @returns {any[]}
+ */
+export function parts(data) {
+  if (!Array.isArray(data.nodes)) return [data];
+  return data.nodes.map((/** @type {any} */ part) => ({
+    ...part,
+    env: { ...data.env, node: part.node },
+    warnings: data.warnings,
+  }));
+}
+
+/**
+ * @typedef {{ rps: number, cpu: number, p50: number, p99: number, faults: number, conns: number, resumed: number, requests: number, runs: number, errors: string[], note: string | undefined }} Cell
  */
 
 /**
@@ -66,6 +85,7 @@ function cellOf(runs, note) {
       ),
     ),
     conns: median(ok.map((/** @type {any} */ r) => r.serverConnections)),
+    resumed: median(ok.map((/** @type {any} */ r) => r.serverResumed ?? Number.NaN)),
     requests: median(ok.map((/** @type {any} */ r) => r.requests)),
     runs: ok.length,
     errors: errorsOf(runs),
@@ -218,6 +238,131 @@ export function targets(_data, s) {
   }));
 }
 
+/** Scenarios with more requests in flight than this many connections get a note on queueing. */
+const CONNECTIONS_NOTE = 64;
+
+/** Issue 17's targets ("Speed, round two"). */
+export const ROUND_TWO = {
+  floorCpu: 1.3,
+  undici8Pool: 2,
+  undici8Dispatch: 1.3,
+  fetchUndici8Pool: 1.5,
+  fetchNodeFetch: 3,
+  tls: 1.5,
+  heap: 1,
+};
+
+/**
+ * Issue 17's targets for one Node version's part, each with its measured ratio and verdict.
+ * Those set against undici 8 are for Node 24; on a Node that undici 8 does not run on they
+ * are not measured, and say why.
+ *
+ * @param {any} data one part (see parts())
+ * @param {ReturnType<typeof summarize>} s
+ */
+export function roundTwoTargets(data, s) {
+  /** @type {{ what: string, value: number, target: number, atLeast: boolean, why?: string | undefined }[]} */
+  const rows = [];
+  /** @param {string} scenario @param {string} client */
+  const cell = (scenario, client) => s.http[`${scenario}|${client}`];
+  /** Why a cell has no value: its client's skip, its note, or its first error. */
+  const whyNot = (/** @type {string} */ scenario, /** @type {string} */ client) => {
+    const skipped = data.skippedClients?.[client];
+    if (skipped !== undefined) return `${client} skipped: ${skipped}`;
+    const c = cell(scenario, client);
+    if (c === undefined) return 'not in this run';
+    return c.note ?? (c.errors[0] !== undefined ? `${client}: ${c.errors[0]}` : undefined);
+  };
+  /**
+   * @param {string} what
+   * @param {string} scenario
+   * @param {string} a client measured
+   * @param {string} b client it is measured against
+   * @param {'rps' | 'cpu'} figure
+   * @param {number} target
+   */
+  const row = (what, scenario, a, b, figure, target) => {
+    const x = cell(scenario, a);
+    const y = cell(scenario, b);
+    const value = x && y ? x[figure] / y[figure] : Number.NaN;
+    rows.push({
+      what: `${scenario}: ${what}`,
+      value,
+      target,
+      atLeast: figure === 'rps',
+      why: Number.isFinite(value) ? undefined : (whyNot(scenario, a) ?? whyNot(scenario, b)),
+    });
+  };
+  const node24 = /^v24\./.test(String(data.env?.node ?? ''));
+  const for24 = node24 ? '' : ' (a Node 24 target)';
+  for (const c of [16, 64])
+    for (const body of ['13 B', '16 KiB'])
+      row(
+        '`pool.request()` CPU µs/req ÷ raw-socket floor',
+        `c=${c}, ${body}`,
+        'httpool-pool',
+        'floor',
+        'cpu',
+        ROUND_TWO.floorCpu,
+      );
+  for (const [anchor, name, target] of /** @type {const} */ ([
+    ['undici8-pool', 'Pool.request()', ROUND_TWO.undici8Pool],
+    ['undici8-dispatch', 'Pool.dispatch()', ROUND_TWO.undici8Dispatch],
+  ]))
+    for (const c of [16, 64])
+      for (const body of ['13 B', '16 KiB'])
+        row(
+          `\`pool.request()\` req/s ÷ undici 8 \`${name}\`${for24}`,
+          `c=${c}, ${body}`,
+          'httpool-pool',
+          anchor,
+          'rps',
+          target,
+        );
+  for (const c of [16, 64]) {
+    row(
+      `\`agent.fetch()\` req/s ÷ undici 8 \`Pool.request()\`${for24}`,
+      `c=${c}, 13 B`,
+      'httpool-fetch',
+      'undici8-pool',
+      'rps',
+      ROUND_TWO.fetchUndici8Pool,
+    );
+    row(
+      '`agent.fetch()` req/s ÷ node global `fetch`',
+      `c=${c}, 13 B`,
+      'httpool-fetch',
+      'node-fetch',
+      'rps',
+      ROUND_TWO.fetchNodeFetch,
+    );
+  }
+  // Over TLS, against the newest undici this Node runs.
+  const newest =
+    data.skippedClients?.['undici8-pool'] === undefined && data.clients?.includes('undici8-pool')
+      ? 'undici8-pool'
+      : 'undici-pool';
+  for (const body of ['13 B', '16 KiB'])
+    row(
+      `\`pool.request()\` req/s ÷ ${newest === 'undici8-pool' ? 'undici 8' : 'undici 7'} \`Pool.request()\``,
+      `TLS, c=16, ${body}`,
+      'httpool-pool',
+      newest,
+      'rps',
+      ROUND_TWO.tls,
+    );
+  const h = s.heap['httpool'];
+  const n = s.heap['node-http'];
+  rows.push({
+    what: 'heap per idle connection: httpool `ConnectionPool` ÷ `http.Agent`',
+    value: h && n ? h.heap / n.heap : Number.NaN,
+    target: ROUND_TWO.heap,
+    atLeast: false,
+    why: h && n ? undefined : 'the heap section did not run',
+  });
+  return rows.map((r) => ({ ...r, verdict: verdict(r.value, r.target, r.atLeast, r.why) }));
+}
+
 /**
  * @param {number} value
  * @param {number} target
@@ -244,8 +389,8 @@ const ratio = (n) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : '–');
  * @returns {string} RESULTS.md
  */
 export function renderMarkdown(data, svgName) {
-  const s = summarize(data);
   const { env } = data;
+  const views = parts(data);
   const out = [];
   out.push('# httpool benchmark results', '');
   out.push(
@@ -254,7 +399,9 @@ export function renderMarkdown(data, svgName) {
   );
   out.push('| | |', '| --- | --- |');
   out.push(`| date | ${env.date} |`);
-  out.push(`| node | ${env.node} |`);
+  out.push(
+    `| node | ${views.map((v) => v.env.node).join(', ')}${views.length > 1 ? ' (a part each, below)' : ''} |`,
+  );
   out.push(`| CPU | ${env.cpu} |`);
   out.push(`| OS | ${env.os} |`);
   out.push(`| command | \`${env.command}\` |`);
@@ -267,7 +414,7 @@ export function renderMarkdown(data, svgName) {
   );
   out.push(`| pinning | ${env.pinning} |`);
   out.push(
-    `| per run | ${int(env.counts.warmup)} warm-up requests, then ${int(env.counts.requests)} measured (${int(env.counts.requestsC1)} at c=1), each run capped at ${env.counts.maxMs / 1000} s; ${env.connections} connections (1 at c=1) |`,
+    `| per run | ${int(env.counts.warmup)} warm-up requests, then ${int(env.counts.requests)} measured (${int(env.counts.requestsC1)} at c=1), each run capped at ${env.counts.maxMs / 1000} s; ${env.connections} connections (1 at c=1)${env.counts.coldRequests === undefined ? '' : `; cold start: up to ${env.counts.coldRounds} rounds of a new client and ${int(env.counts.coldRequests)} requests, no warm-up`} |`,
   );
   out.push(
     `| wall time | ${data.elapsedS.toFixed(0)} s${data.budgetSpent ? ' (time budget spent: some runs skipped, see notes)' : ''} |`,
@@ -277,8 +424,71 @@ export function renderMarkdown(data, svgName) {
     'The machine is shared and noisy: compare ratios within this run, not absolute figures across runs. CPU µs per request is the steadiest figure.',
     '',
   );
+  if (views.some((v) => (v.scenarios ?? []).length > 0))
+    out.push(`![req/s per client and scenario](${svgName})`, '');
+  for (const view of views) {
+    // Each part's headings sit one level below its own `## Node …` heading.
+    out.push(`## Node ${view.env.node}`, '');
+    for (const line of renderPart(view)) out.push(line.startsWith('#') ? `#${line}` : line);
+  }
+  if (data.warnings.length > 0) {
+    out.push('## Warnings printed by the measured processes', '');
+    for (const w of data.warnings) out.push(`- \`${w.warning}\` (${w.where})`);
+    out.push('');
+  }
+  out.push(`Raw runs: \`${svgName.replace(/\.svg$/, '.json')}\` next to this file.`, '');
+  return out.join('\n');
+}
+
+/**
+ * A client is left out of a part's tables when it ran nowhere there: said once instead.
+ *
+ * @param {any} data one part
+ * @param {ReturnType<typeof summarize>} s
+ * @param {string} client
+ */
+function skippedEverywhere(data, s, client) {
+  return (
+    data.skippedClients?.[client] !== undefined &&
+    data.scenarios.every(
+      (/** @type {any} */ scenario) => (s.http[`${scenario.id}|${client}`]?.runs ?? 0) === 0,
+    )
+  );
+}
+
+/**
+ * One Node version's part of RESULTS.md (headings from `##`; renderMarkdown puts them a level
+ * lower).
+ *
+ * @param {any} data one part (see parts())
+ * @returns {string[]}
+ */
+function renderPart(data) {
+  const s = summarize(data);
+  const out = [];
+  if (data.budgetSpent)
+    out.push('This part spent its time budget: some runs were skipped (see the notes).', '');
+
+  const roundTwo = roundTwoTargets(data, s);
+  if (data.scenarios.length > 0 || Object.keys(s.heap).length > 0) {
+    out.push('## Issue 17 targets', '');
+    out.push(
+      `Ratios of medians in this part. The undici 8 targets are set for Node 24; \`pool.request()\` against the raw-socket floor is CPU µs per request, the rest req/s (heap: bytes per idle connection).`,
+      '',
+    );
+    out.push('| target | measured | wanted | verdict |', '| --- | --- | --- | --- |');
+    for (const t of roundTwo)
+      out.push(
+        `| ${t.what} | ${ratio(t.value)} | ${t.atLeast ? '≥' : '≤'} ${t.target}× | ${t.verdict} |`,
+      );
+    out.push('');
+  }
 
   out.push('## Targets', '');
+  out.push(
+    'The first round of targets (against undici 7, the `Pool.request()` of the undici 7 row).',
+    '',
+  );
   out.push('| target | measured | wanted | verdict |', '| --- | --- | --- | --- |');
   for (const t of targets(data, s)) {
     out.push(
@@ -287,34 +497,63 @@ export function renderMarkdown(data, svgName) {
   }
   out.push('');
 
-  out.push('## HTTP clients', '');
-  out.push(`![req/s per client and scenario](${svgName})`, '');
-  out.push(
-    'Columns: requests per second; client CPU time (user + system) per request; latency percentiles of one request as its caller sees it (queueing for a connection included); minor page faults of the client per 1,000 requests (memory the allocator gave back to the OS and took again: each costs kernel time); connections the server accepted during the run (warm-up included); ratios to undici `Pool.request()` and to the raw-socket floor.',
-    '',
+  const clients = data.clients.filter(
+    (/** @type {string} */ client) => !skippedEverywhere(data, s, client),
   );
+  const with8 = clients.includes('undici8-pool');
+  if (data.scenarios.length > 0) {
+    out.push('## HTTP clients', '');
+    out.push(
+      `Columns: requests per second; client CPU time (user + system) per request; latency percentiles of one request as its caller sees it (queueing for a connection included); minor page faults of the client per 1,000 requests (memory the allocator gave back to the OS and took again: each costs kernel time); connections the server accepted during the run (warm-up included; over TLS, how many of them resumed a session); ratios to undici 7 ${with8 ? 'and 8 ' : ''}\`Pool.request()\` and to the raw-socket floor.`,
+      '',
+    );
+    for (const client of data.clients)
+      if (skippedEverywhere(data, s, client))
+        out.push(
+          `- ${/** @type {Record<string, string>} */ (LABELS)[client] ?? client}: skipped in every scenario: ${data.skippedClients[client]}`,
+        );
+    if (clients.length < data.clients.length) out.push('');
+  }
   for (const scenario of data.scenarios) {
     out.push(`### ${scenario.id}`, '');
+    if (scenario.cold)
+      out.push(
+        `Each run: rounds of a new client (a new pool, so new connections) and ${int(data.env.counts.coldRequests)} requests, ${scenario.concurrency} in flight, no warm-up; the clock and CPU count run from before the client is made to the last body byte, module loading excluded. Node's global \`fetch\` has one pool per process, so it runs one round.`,
+        '',
+      );
+    else if (scenario.concurrency > CONNECTIONS_NOTE)
+      out.push(
+        `${scenario.concurrency} requests in flight over 16 connections: ${scenario.concurrency - 16} are always waiting for one (Node's global \`fetch\` opens as many as it likes: see conns).`,
+        '',
+      );
     out.push(
-      '| client | req/s | CPU µs/req | p50 ms | p99 ms | faults / 1k req | conns | req/s ÷ undici Pool | CPU ÷ undici Pool | req/s ÷ floor |',
+      `| client | req/s | CPU µs/req | p50 ms | p99 ms | faults / 1k req | conns | req/s ÷ undici 7 Pool | CPU ÷ undici 7 Pool |${with8 ? ' req/s ÷ undici 8 Pool | CPU ÷ undici 8 Pool |' : ''} req/s ÷ floor | CPU ÷ floor |`,
     );
-    out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    out.push(
+      `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${with8 ? ' ---: | ---: |' : ''} ---: | ---: |`,
+    );
     const base = s.http[`${scenario.id}|undici-pool`];
+    const base8 = s.http[`${scenario.id}|undici8-pool`];
     const floor = s.http[`${scenario.id}|floor`];
+    const blank = ` | | | | | | | |${with8 ? ' | |' : ''} | |`;
     const notes = [];
-    for (const client of data.clients) {
+    for (const client of clients) {
       const c = s.http[`${scenario.id}|${client}`];
       const label = /** @type {Record<string, string>} */ (LABELS)[client] ?? client;
       if (c.runs === 0) {
         const why = c.note ?? (c.errors.length > 0 ? `error: ${c.errors[0]}` : 'not run');
-        out.push(`| ${label} | ${why.startsWith('n/a') ? 'n/a' : '–'} | | | | | | | | |`);
+        out.push(`| ${label} | ${why.startsWith('n/a') ? 'n/a' : '–'}${blank}`);
         notes.push(`${label}: ${why}`);
         continue;
       }
       if (c.errors.length > 0)
         notes.push(`${label}: ${c.errors.length} run(s) failed: ${c.errors.join('; ')}`);
+      const conns =
+        scenario.tls && Number.isFinite(c.resumed)
+          ? `${int(c.conns)} (${int(c.resumed)} resumed)`
+          : int(c.conns);
       out.push(
-        `| ${label} | ${int(c.rps)} | ${fixed(c.cpu, 1)} | ${fixed(c.p50, 3)} | ${fixed(c.p99, 3)} | ${fixed(c.faults, 0)} | ${int(c.conns)} | ${ratio(c.rps / base?.rps)} | ${ratio(c.cpu / base?.cpu)} | ${ratio(c.rps / floor?.rps)} |`,
+        `| ${label} | ${int(c.rps)} | ${fixed(c.cpu, 1)} | ${fixed(c.p50, 3)} | ${fixed(c.p99, 3)} | ${fixed(c.faults, 0)} | ${conns} | ${ratio(c.rps / base?.rps)} | ${ratio(c.cpu / base?.cpu)} |${with8 ? ` ${ratio(c.rps / base8?.rps)} | ${ratio(c.cpu / base8?.cpu)} |` : ''} ${ratio(c.rps / floor?.rps)} | ${ratio(c.cpu / floor?.cpu)} |`,
       );
     }
     out.push('');
@@ -393,13 +632,7 @@ export function renderMarkdown(data, svgName) {
     out.push('');
   }
 
-  if (data.warnings.length > 0) {
-    out.push('## Warnings printed by the measured processes', '');
-    for (const w of data.warnings) out.push(`- \`${w.warning}\` (${w.where})`);
-    out.push('');
-  }
-  out.push(`Raw runs: \`${svgName.replace(/\.svg$/, '.json')}\` next to this file.`, '');
-  return out.join('\n');
+  return out;
 }
 
 /**

@@ -8,7 +8,11 @@
  * against httpool over HTTP/1.1.
  *
  * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap,h2]
- *        [-- --repeats=N] [-- --out=DIR] [-- --baseline=DIR]
+ *        [-- --repeats=N] [-- --out=DIR] [-- --baseline=DIR] [-- --node=current,/path/to/node24]
+ *
+ * `--node` (or BENCH_NODE) runs the server and every measured process under those node
+ * binaries, one after the other (`current` is the one running this script); the report has
+ * a part per Node version.
  *
  * Writes RESULTS.md, results.svg and results.json into bench/ (a --quick run writes
  * RESULTS.quick.md, results.quick.svg and results.quick.json instead, so it never replaces
@@ -60,10 +64,41 @@ const repeats = Math.max(1, Number(option('repeats') ?? (quick ? 1 : 3)));
 const outDir = path.resolve(option('out') ?? here);
 const suffix = quick ? '.quick' : '';
 
-/** Everything stops starting new runs after this; what did not run is reported as skipped. */
-const BUDGET_MS = Number(option('budget-ms') ?? (quick ? 150_000 : 11 * 60_000));
+/**
+ * The node binaries to measure under, each checked to run: `--node=a,b` or BENCH_NODE, else
+ * this one. The server and every measured process of a part run under that part's binary.
+ *
+ * @type {{ execPath: string, version: string }[]}
+ */
+const nodes = [];
+for (const entry of (option('node') ?? process.env.BENCH_NODE ?? 'current')
+  .split(',')
+  .filter(Boolean)) {
+  const execPath = entry === 'current' ? process.execPath : path.resolve(entry);
+  const probe = spawnSync(execPath, ['-p', 'process.version'], {
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  const version = probe.stdout?.trim() ?? '';
+  if (probe.status !== 0 || !/^v\d+\.\d+\.\d+/.test(version)) {
+    process.stderr.write(
+      `bench: --node=${entry} does not run (${probe.error?.message ?? probe.stderr?.trim() ?? `exit ${probe.status}`})\n`,
+    );
+    process.exit(1);
+  }
+  nodes.push({ execPath, version });
+}
+/** The node binary of the part being measured. */
+let nodeBin = process.execPath;
+
+/**
+ * Each Node version's part stops starting new runs after this; what did not run is reported
+ * as skipped.
+ */
+const BUDGET_MS = Number(option('budget-ms') ?? (quick ? 180_000 : 25 * 60_000));
 const startedAt = performance.now();
-const overBudget = () => performance.now() - startedAt > BUDGET_MS;
+let partStartedAt = startedAt;
+const overBudget = () => performance.now() - partStartedAt > BUDGET_MS;
 
 const BASELINE_CLIENTS =
   baselineSnapshot === undefined
@@ -75,6 +110,9 @@ const HTTP_CLIENTS = [
   'httpool-fetch',
   ...BASELINE_CLIENTS,
   'undici-pool',
+  'undici-dispatch',
+  'undici8-pool',
+  'undici8-dispatch',
   'undici-fetch',
   'node-http',
   'node-fetch',
@@ -110,16 +148,23 @@ const H2_TRANSPORTS = [
   { id: 'h2c', h2: 'h2c', h1: 'h1', scheme: 'http' },
 ];
 const WAITERS = [0, 100, 10_000];
+/** undici 8's engines field (`>=22.19.0`): its clients are skipped on older Node versions. */
+const UNDICI8_NODE = [22, 19];
+/** The deep-queue scenario: this many requests in flight over CONNECTIONS connections. */
+const DEEP = 256;
 
+// Quick: a smoke check of every cell, not figures to quote.
 const counts = quick
   ? {
-      warmup: 1000,
-      requests: 4000,
-      requestsC1: 1500,
-      maxMs: 1000,
+      warmup: 500,
+      requests: 2500,
+      requestsC1: 800,
+      maxMs: 700,
       pairs: 200_000,
       pairWarmup: 20_000,
       pairMaxMs: 300,
+      coldRequests: 2000,
+      coldRounds: 1,
     }
   : {
       warmup: 5000,
@@ -129,6 +174,8 @@ const counts = quick
       pairs: 1_000_000,
       pairWarmup: 100_000,
       pairMaxMs: 1000,
+      coldRequests: 2000,
+      coldRounds: 5,
     };
 /** node:http2 runs at a fraction of HTTP/1.1's rate here: fewer requests, so its 48 cells fit. */
 const h2Counts = quick
@@ -155,19 +202,21 @@ const CLIENT_CPU = String(Math.min(1, os.cpus().length - 1));
  */
 function command(nodeArgs, cpu) {
   return hasTaskset && cpu !== undefined
-    ? ['taskset', ['-c', cpu, process.execPath, ...nodeArgs]]
-    : [process.execPath, nodeArgs];
+    ? ['taskset', ['-c', cpu, nodeBin, ...nodeArgs]]
+    : [nodeBin, nodeArgs];
 }
 
 /** Warnings the children printed (deduplicated), for the report. */
 const warnings = new Map();
+/** The node version of the part being measured, for the warnings. */
+let currentVersion = process.version;
 
 /**
  * Runs one measurement process and parses the JSON line it prints.
  *
  * @param {string} script file in bench/
  * @param {object} config passed as argv[2]
- * @param {{ nodeArgs?: string[], timeoutMs: number }} opts
+ * @param {{ nodeArgs?: string[], timeoutMs: number, env?: Record<string, string> }} opts
  * @returns {Promise<any>} the child's result, or {error}
  */
 function runChild(script, config, opts) {
@@ -187,7 +236,11 @@ function runChild(script, config, opts) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: onBaseline ? { ...process.env, BENCH_DIST: baselineSnapshot } : process.env,
+      env: {
+        ...process.env,
+        ...(onBaseline ? { BENCH_DIST: baselineSnapshot } : {}),
+        ...opts.env,
+      },
     });
     let stdout = '';
     let stderr = '';
@@ -209,7 +262,7 @@ function runChild(script, config, opts) {
         if (m)
           warnings.set(
             `${m[1]}`,
-            `${script} ${/** @type {any} */ (config).client ?? /** @type {any} */ (config).impl ?? ''}`,
+            `${script} ${/** @type {any} */ (config).client ?? /** @type {any} */ (config).impl ?? ''}, node ${currentVersion}`,
           );
       }
       const last = stdout.trim().split('\n').pop() ?? '';
@@ -247,11 +300,11 @@ async function startServer(script = 'server.mjs') {
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  /** @returns {Promise<{ connections: number, requests: number }>} */
+  /** @returns {Promise<{ connections: number, requests: number, resumed?: number }>} */
   const stats = () =>
     new Promise((resolve) => {
       const timer = setTimeout(
-        () => resolve({ connections: Number.NaN, requests: Number.NaN }),
+        () => resolve({ connections: Number.NaN, requests: Number.NaN, resumed: Number.NaN }),
         5000,
       );
       child.once('message', (/** @type {any} */ m) => {
@@ -262,7 +315,9 @@ async function startServer(script = 'server.mjs') {
     });
   return {
     ports: hello.ports,
-    /** @type {string | null} the h2 server's certificate, to trust */
+    /** @type {Record<string, number>} server.mjs's TLS ports by body size (none without openssl) */
+    tlsPorts: hello.tlsPorts ?? {},
+    /** @type {string | null} the server's certificate, to trust */
     ca: hello.ca ?? null,
     stats,
     stop() {
@@ -281,14 +336,18 @@ async function startServer(script = 'server.mjs') {
  * @param {Awaited<ReturnType<typeof startServer>>} server
  * @param {object} config for client.mjs
  * @param {string} tag what the log line starts with
- * @returns {Promise<any>} the child's result, with serverConnections and serverRequests
+ * @param {Record<string, string>} [env] for the child
+ * @returns {Promise<any>} the child's result, with serverConnections and serverRequests (and
+ *   serverResumed: TLS handshakes that resumed a session, where the server counts them)
  */
-async function measureClient(server, config, tag) {
+async function measureClient(server, config, tag, env = {}) {
   const before = await server.stats();
-  const result = await runChild('client.mjs', config, { timeoutMs: 40_000 });
+  const result = await runChild('client.mjs', config, { timeoutMs: 40_000, env });
   const after = await server.stats();
   result.serverConnections = after.connections - before.connections;
   result.serverRequests = after.requests - before.requests;
+  if (after.resumed !== undefined && before.resumed !== undefined)
+    result.serverResumed = after.resumed - before.resumed;
   if (result.skipped !== undefined) return result;
   if (result.error !== undefined) log(`${tag.trim()}: ERROR ${result.error}`);
   else {
@@ -301,48 +360,39 @@ async function measureClient(server, config, tag) {
   return result;
 }
 
-async function main() {
-  const cpuModel = os.cpus()[0]?.model?.trim() || 'unknown';
-  const env = {
-    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    node: process.version,
-    cpu: `${cpuModel} (${os.cpus().length} cores visible)`,
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
-    baseline: baselineOption,
-    quick,
-    repeats,
-    pinning: hasTaskset
-      ? `server on core ${SERVER_CPU}, each client on core ${CLIENT_CPU} (taskset)`
-      : 'none (taskset not found or a single core)',
-    counts,
-    connections: CONNECTIONS,
-  };
-  log(
-    `node ${env.node}, ${env.cpu}; ${env.pinning}; ${repeats} repeat(s)${quick ? ', quick' : ''}`,
-  );
+/**
+ * @param {string} version `v22.19.0`
+ * @param {number[]} at least [major, minor]
+ */
+function atLeast(version, [major = 0, minor = 0]) {
+  const [a = 0, b = 0] = version.slice(1).split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
 
-  /** @type {{ id: string, concurrency: number, bodySize: number }[]} */
-  const scenarios = [];
-  for (const bodySize of BODY_SIZES) {
-    for (const concurrency of CONCURRENCIES) {
-      scenarios.push({
-        id: `c=${concurrency}, ${bodySize === 13 ? '13 B' : `${bodySize / 1024} KiB`}`,
-        concurrency,
-        bodySize,
-      });
-    }
-  }
-  /** @type {Record<string, any[]>} runs by `${scenario.id}|${client}` */
-  const httpRuns = {};
-  /** @type {Record<string, string>} why a cell is not a number */
-  const httpNotes = {};
+/** The http section's scenarios (see bench/README.md). */
+function httpScenarios() {
+  /** @param {number} size */
+  const body = (size) => (size === 13 ? '13 B' : `${size / 1024} KiB`);
+  /** @type {{ id: string, concurrency: number, bodySize: number, tls?: boolean, cold?: boolean }[]} */
+  const list = [];
+  for (const bodySize of BODY_SIZES)
+    for (const concurrency of CONCURRENCIES)
+      list.push({ id: `c=${concurrency}, ${body(bodySize)}`, concurrency, bodySize });
+  list.push({ id: `c=${DEEP}, 13 B`, concurrency: DEEP, bodySize: 13 });
+  for (const bodySize of BODY_SIZES)
+    list.push({ id: `TLS, c=16, ${body(bodySize)}`, concurrency: 16, bodySize, tls: true });
+  list.push({ id: 'cold start, c=16, 13 B', concurrency: 16, bodySize: 13, cold: true });
+  return list;
+}
+
+/** The h2 section's scenarios. */
+function h2ScenarioList() {
   /** @type {{ id: string, transport: string, concurrency: number, bodySize: number }[]} */
-  const h2Scenarios = [];
+  const list = [];
   for (const transport of H2_TRANSPORTS) {
     for (const bodySize of BODY_SIZES) {
       for (const concurrency of H2_CONCURRENCIES) {
-        h2Scenarios.push({
+        list.push({
           id: `${transport.id}, c=${concurrency}, ${bodySize === 13 ? '13 B' : `${bodySize / 1024} KiB`}`,
           transport: transport.id,
           concurrency,
@@ -351,6 +401,22 @@ async function main() {
       }
     }
   }
+  return list;
+}
+
+/**
+ * Every selected section under one node binary (already in `nodeBin`).
+ *
+ * @param {{ execPath: string, version: string }} node
+ * @returns {Promise<any>} that part of results.json
+ */
+async function measurePart(node) {
+  const scenarios = httpScenarios();
+  const h2Scenarios = h2ScenarioList();
+  /** @type {Record<string, any[]>} runs by `${scenario.id}|${client}` */
+  const httpRuns = {};
+  /** @type {Record<string, string>} why a cell is not a number */
+  const httpNotes = {};
   /** @type {Record<string, any[]>} runs by `${h2Scenario.id}|${client}` */
   const h2Runs = {};
   /** @type {Record<string, string>} */
@@ -359,29 +425,61 @@ async function main() {
   const poolRuns = {};
   /** @type {Record<string, any[]>} */
   const heapRuns = {};
+  /** Clients skipped in every scenario of this part, with why (said once in the report). */
+  /** @type {Record<string, string>} */
+  const skippedClients = {};
+  const httpClients = HTTP_CLIENTS.filter(selected);
+  if (!atLeast(node.version, UNDICI8_NODE)) {
+    for (const client of httpClients.filter((c) => c.startsWith('undici8'))) {
+      skippedClients[client] =
+        `undici 8 needs Node >= ${UNDICI8_NODE.join('.')}, this is ${node.version}`;
+    }
+    if (Object.keys(skippedClients).length > 0)
+      log(
+        `node ${node.version}: ${Object.keys(skippedClients).join(', ')} skipped (undici 8 needs Node >= ${UNDICI8_NODE.join('.')})`,
+      );
+  }
 
   const server = sections.has('http') || sections.has('heap') ? await startServer() : undefined;
+  /** The server's certificate in a file, for NODE_EXTRA_CA_CERTS in the TLS runs. */
+  let caFile;
+  if (server?.ca) {
+    caFile = path.join(snapshotDir, `ca-${node.version}.pem`);
+    writeFileSync(caFile, server.ca);
+  }
   try {
     if (server !== undefined && sections.has('http')) {
-      const clients = HTTP_CLIENTS.filter(selected);
       for (let r = 0; r < repeats; r++) {
-        const order = r % 2 === 0 ? clients : [...clients].reverse();
+        const order = r % 2 === 0 ? httpClients : [...httpClients].reverse();
         for (const scenario of scenarios) {
           for (const client of order) {
             const key = `${scenario.id}|${client}`;
             httpRuns[key] ??= [];
+            const skipped = skippedClients[client];
+            if (skipped !== undefined) {
+              httpNotes[key] = `skipped: ${skipped}`;
+              continue;
+            }
             if (client.startsWith('httpool-lease') && scenario.concurrency > CONNECTIONS) {
               httpNotes[key] =
                 `n/a: a lease is one connection, so at most ${CONNECTIONS} in flight`;
               continue;
             }
-            if (httpNotes[key]?.startsWith('skipped')) continue;
+            const port = (scenario.tls ? server.tlsPorts : server.ports)[String(scenario.bodySize)];
+            if (port === undefined || (scenario.tls && caFile === undefined)) {
+              httpNotes[key] = 'skipped: no TLS server (openssl failed)';
+              continue;
+            }
             if (overBudget()) {
               httpNotes[key] ??= 'skipped: time budget spent';
               continue;
             }
-            const url = `http://127.0.0.1:${server.ports[String(scenario.bodySize)]}/`;
-            const requests = scenario.concurrency === 1 ? counts.requestsC1 : counts.requests;
+            const url = `${scenario.tls ? 'https' : 'http'}://127.0.0.1:${port}/`;
+            const requests = scenario.cold
+              ? counts.coldRequests
+              : scenario.concurrency === 1
+                ? counts.requestsC1
+                : counts.requests;
             const result = await measureClient(
               server,
               {
@@ -389,22 +487,35 @@ async function main() {
                 url,
                 concurrency: scenario.concurrency,
                 connections: Math.min(scenario.concurrency, CONNECTIONS),
-                warmup: counts.warmup,
+                warmup: scenario.cold ? 0 : counts.warmup,
                 requests,
                 maxMs: counts.maxMs,
                 bodySize: scenario.bodySize,
+                ...(scenario.cold ? { cold: { rounds: counts.coldRounds } } : {}),
               },
-              `[${r + 1}/${repeats}] ${scenario.id.padEnd(14)} ${client.padEnd(14)}`,
+              `[${r + 1}/${repeats}] ${scenario.id.padEnd(22)} ${client.padEnd(16)}`,
+              // Every client trusts the bench server the same way, Node's global fetch included.
+              scenario.tls && caFile !== undefined ? { NODE_EXTRA_CA_CERTS: caFile } : {},
             );
             if (result.skipped !== undefined) {
+              // What a client cannot run here (this build, this Node) it cannot run anywhere.
+              skippedClients[client] = result.skipped;
               httpNotes[key] = `skipped: ${result.skipped}`;
-              log(`${scenario.id} ${client}: ${httpNotes[key]}`);
+              log(`${client}: skipped from here on: ${result.skipped}`);
               continue;
             }
             httpRuns[key].push(result);
           }
         }
       }
+      // A client skipped part-way keeps the runs it made; the cells it never ran say why.
+      for (const scenario of scenarios)
+        for (const client of httpClients) {
+          const key = `${scenario.id}|${client}`;
+          const why = skippedClients[client];
+          if (why !== undefined && (httpRuns[key]?.length ?? 0) === 0)
+            httpNotes[key] = `skipped: ${why}`;
+        }
     }
 
     if (sections.has('h2')) {
@@ -412,7 +523,7 @@ async function main() {
       try {
         const clients = H2_CLIENTS.filter(selected);
         /** A client this build cannot run is skipped everywhere, with one notice. */
-        const skippedClients = new Set();
+        const h2Skipped = new Set();
         for (let r = 0; r < repeats; r++) {
           const order = r % 2 === 0 ? clients : [...clients].reverse();
           for (const scenario of h2Scenarios) {
@@ -420,7 +531,7 @@ async function main() {
             for (const client of order) {
               const key = `${scenario.id}|${client}`;
               h2Runs[key] ??= [];
-              if (skippedClients.has(client)) continue;
+              if (h2Skipped.has(client)) continue;
               const h1 = client.startsWith('httpool-h1');
               const port =
                 h2Server.ports[(h1 ? transport?.h1 : transport?.h2) ?? '']?.[
@@ -450,7 +561,7 @@ async function main() {
                 `[${r + 1}/${repeats}] ${scenario.id.padEnd(20)} ${client.padEnd(15)}`,
               );
               if (result.skipped !== undefined) {
-                skippedClients.add(client);
+                h2Skipped.add(client);
                 for (const s of h2Scenarios)
                   h2Notes[`${s.id}|${client}`] = `skipped: ${result.skipped}`;
                 log(`h2 ${client}: skipped in every scenario: ${result.skipped}`);
@@ -524,13 +635,14 @@ async function main() {
   } finally {
     server?.stop();
   }
-
-  const data = {
-    env,
-    elapsedS: (performance.now() - startedAt) / 1000,
+  return {
+    node: node.version,
+    execPath: node.execPath,
     budgetSpent: overBudget(),
+    elapsedS: (performance.now() - partStartedAt) / 1000,
     scenarios,
-    clients: HTTP_CLIENTS.filter(selected),
+    clients: httpClients,
+    skippedClients,
     httpRuns,
     httpNotes,
     poolImpls: POOL_IMPLS.filter(selected),
@@ -542,6 +654,45 @@ async function main() {
     h2Clients: sections.has('h2') ? H2_CLIENTS.filter(selected) : [],
     h2Runs,
     h2Notes,
+  };
+}
+
+async function main() {
+  const cpuModel = os.cpus()[0]?.model?.trim() || 'unknown';
+  const env = {
+    date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    node: nodes.map((n) => n.version).join(', '),
+    nodes: nodes.map((n) => n.version),
+    cpu: `${cpuModel} (${os.cpus().length} cores visible)`,
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    command: `npm run bench${argv.length > 0 ? ` -- ${argv.join(' ')}` : ''}`,
+    baseline: baselineOption,
+    quick,
+    repeats,
+    pinning: hasTaskset
+      ? `server on core ${SERVER_CPU}, each client on core ${CLIENT_CPU} (taskset)`
+      : 'none (taskset not found or a single core)',
+    counts,
+    connections: CONNECTIONS,
+    budgetMs: BUDGET_MS,
+  };
+  log(
+    `node ${env.node}, ${env.cpu}; ${env.pinning}; ${repeats} repeat(s)${quick ? ', quick' : ''}`,
+  );
+  const parts = [];
+  for (const node of nodes) {
+    nodeBin = node.execPath;
+    currentVersion = node.version;
+    partStartedAt = performance.now();
+    if (nodes.length > 1) log(`== node ${node.version} (${node.execPath})`);
+    parts.push(await measurePart(node));
+  }
+
+  const data = {
+    env,
+    elapsedS: (performance.now() - startedAt) / 1000,
+    budgetSpent: parts.some((p) => p.budgetSpent),
+    nodes: parts,
     warnings: [...warnings].map(([warning, where]) => ({ warning, where })),
   };
   const files = {

@@ -121,7 +121,8 @@ process.stdout.write(`${JSON.stringify({ ports, tlsPorts, ca: certificate?.cert 
 
 if (process.send !== undefined) {
   process.on('message', (/** @type {any} */ message) => {
-    if (message?.type === 'stats') process.send?.({ type: 'stats', connections, requests, resumed });
+    if (message?.type === 'stats')
+      process.send?.({ type: 'stats', connections, requests, resumed });
     else if (message?.type === 'exit') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));

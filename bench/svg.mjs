@@ -1,16 +1,20 @@
 // @ts-check
 /**
  * The chart of RESULTS.md, written by hand as SVG: grouped bars of req/s, one group per
- * scenario, one bar per client, the value above each bar.
+ * scenario, one bar per client, the value above each bar; one chart per Node version
+ * measured, stacked.
  */
-import { summarize } from './report.mjs';
+import { parts, summarize } from './report.mjs';
 
 const NAMES = {
   'httpool-pool': 'httpool pool.request()',
   'httpool-lease': 'httpool leased connection',
   'httpool-fetch': 'httpool agent.fetch()',
-  'undici-pool': 'undici Pool.request()',
-  'undici-fetch': 'undici fetch + Agent',
+  'undici-pool': 'undici 7 Pool.request()',
+  'undici-dispatch': 'undici 7 Pool.dispatch()',
+  'undici8-pool': 'undici 8 Pool.request()',
+  'undici8-dispatch': 'undici 8 Pool.dispatch()',
+  'undici-fetch': 'undici 7 fetch + Agent',
   'node-http': 'node http.Agent keepAlive',
   'node-fetch': 'node global fetch',
   floor: 'raw-socket floor',
@@ -20,6 +24,9 @@ const COLORS = {
   'httpool-lease': '#4a8fe7',
   'httpool-fetch': '#9cc3f5',
   'undici-pool': '#d9620b',
+  'undici-dispatch': '#a84a05',
+  'undici8-pool': '#c0392b',
+  'undici8-dispatch': '#7b241c',
   'undici-fetch': '#f5b36b',
   'node-http': '#2e8b57',
   'node-fetch': '#93d1a8',
@@ -50,11 +57,48 @@ function niceStep(max) {
  * @returns {string} the SVG document
  */
 export function renderSvg(data) {
+  const charts = parts(data)
+    .filter((part) => (part.scenarios ?? []).length > 0)
+    .map((part) => chart(part));
+  const width = Math.max(400, ...charts.map((c) => c.width));
+  const height = Math.max(
+    60,
+    charts.reduce((sum, c) => sum + c.height, 0),
+  );
+  const out = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="title" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
+    '<title id="title">HTTP/1.1 requests per second for each client and scenario, measured side by side against the same server</title>',
+  );
+  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
+  let y = 0;
+  for (const c of charts) {
+    out.push(`<g transform="translate(0 ${y})">`, ...c.lines, '</g>');
+    y += c.height;
+  }
+  out.push('</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * One Node version's chart.
+ *
+ * @param {any} data one part of the run (see parts() in report.mjs)
+ * @returns {{ lines: string[], width: number, height: number }}
+ */
+function chart(data) {
   const s = summarize(data);
-  const clients = /** @type {string[]} */ (data.clients);
+  // A client that ran in no scenario of this part (undici 8 on Node 20) gets no bar.
+  const clients = /** @type {string[]} */ (data.clients).filter(
+    (client) =>
+      data.skippedClients?.[client] === undefined ||
+      data.scenarios.some(
+        (/** @type {{ id: string }} */ sc) => (s.http[`${sc.id}|${client}`]?.runs ?? 0) > 0,
+      ),
+  );
   const scenarios = /** @type {{ id: string }[]} */ (data.scenarios);
-  const bar = 16;
-  const gap = 3;
+  const bar = 12;
+  const gap = 2;
   const groupGap = 34;
   const left = 70;
   const top = 70;
@@ -73,11 +117,6 @@ export function renderSvg(data) {
   const y = (/** @type {number} */ v) => top + plotH - (v / yMax) * plotH;
 
   const out = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="title" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" font-size="12">`,
-    '<title id="title">HTTP/1.1 requests per second for each client and scenario, measured side by side against the same server</title>',
-  );
-  out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(
     `<text x="${left}" y="24" font-size="16" font-weight="600" fill="#222">HTTP/1.1 requests per second, same server, same machine (higher is better)</text>`,
   );
@@ -141,6 +180,5 @@ export function renderSvg(data) {
       `<text x="${lx + 20}" y="${ly + 11}" fill="#222">${esc(/** @type {Record<string, string>} */ (NAMES)[client] ?? client)}</text>`,
     );
   });
-  out.push('</svg>');
-  return `${out.join('\n')}\n`;
+  return { lines: out, width, height };
 }
