@@ -373,7 +373,8 @@ function verdict(value, target, atLeast, why) {
   if (!Number.isFinite(value)) return `not measured${why ? ` (${why})` : ''}`;
   if (atLeast ? value >= target : value <= target) return '**met**';
   const by = atLeast ? 1 - value / target : value / target - 1;
-  return `missed by ${(by * 100).toFixed(0)} %`;
+  // A near miss says so, rather than "missed by 0 %".
+  return `missed by ${(by * 100).toFixed(by < 0.01 ? 1 : 0)} %`;
 }
 
 /** @param {number} n */

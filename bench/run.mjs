@@ -425,8 +425,11 @@ async function measurePart(node) {
   const poolRuns = {};
   /** @type {Record<string, any[]>} */
   const heapRuns = {};
-  /** Clients skipped in every scenario of this part, with why (said once in the report). */
-  /** @type {Record<string, string>} */
+  /**
+   * Clients skipped in this part from some point on, with why (said once in the report).
+   *
+   * @type {Record<string, string>}
+   */
   const skippedClients = {};
   const httpClients = HTTP_CLIENTS.filter(selected);
   if (!atLeast(node.version, UNDICI8_NODE)) {
