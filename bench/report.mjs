@@ -425,6 +425,11 @@ export function renderMarkdown(data, svgName) {
     'The machine is shared and noisy: compare ratios within this run, not absolute figures across runs. CPU µs per request is the steadiest figure.',
     '',
   );
+  if (env.quick)
+    out.push(
+      '**A quick run**: one repeat of small counts with a barely warm JIT, a check that every cell runs. Its figures, the ratios to the floor above all, are not ones to quote.',
+      '',
+    );
   if (views.some((v) => (v.scenarios ?? []).length > 0))
     out.push(`![req/s per client and scenario](${svgName})`, '');
   for (const view of views) {
@@ -485,18 +490,21 @@ function renderPart(data) {
     out.push('');
   }
 
-  out.push('## Targets', '');
-  out.push(
-    'The first round of targets (against undici 7, the `Pool.request()` of the undici 7 row).',
-    '',
-  );
-  out.push('| target | measured | wanted | verdict |', '| --- | --- | --- | --- |');
-  for (const t of targets(data, s)) {
+  // An h2-only run has none of these figures: no table of "not measured" rows then.
+  if (data.scenarios.length > 0 || Object.keys(s.pools).length > 0) {
+    out.push('## Targets', '');
     out.push(
-      `| ${t.what} | ${ratio(t.value)} | ${t.atLeast ? '≥' : '≤'} ${t.target}× | ${t.verdict} |`,
+      'The first round of targets (against undici 7, the `Pool.request()` of the undici 7 row).',
+      '',
     );
+    out.push('| target | measured | wanted | verdict |', '| --- | --- | --- | --- |');
+    for (const t of targets(data, s)) {
+      out.push(
+        `| ${t.what} | ${ratio(t.value)} | ${t.atLeast ? '≥' : '≤'} ${t.target}× | ${t.verdict} |`,
+      );
+    }
+    out.push('');
   }
-  out.push('');
 
   const clients = data.clients.filter(
     (/** @type {string} */ client) => !skippedEverywhere(data, s, client),
@@ -519,7 +527,7 @@ function renderPart(data) {
     out.push(`### ${scenario.id}`, '');
     if (scenario.cold)
       out.push(
-        `Each run: rounds of a new client (a new pool, so new connections) and ${int(data.env.counts.coldRequests)} requests, ${scenario.concurrency} in flight, no warm-up; the clock and CPU count run from before the client is made to the last body byte, module loading excluded. Node's global \`fetch\` has one pool per process, so it runs one round.`,
+        `Each run: rounds of a new client (a new pool, so new connections) and ${int(data.env.counts.coldRequests)} requests, ${scenario.concurrency} in flight, no warm-up; the clock and CPU count run from before the client is made to the last body byte, module loading excluded; conns counts every round's. Node's global \`fetch\` has one pool per process, so it runs one round.`,
         '',
       );
     else if (scenario.concurrency > CONNECTIONS_NOTE)

@@ -643,7 +643,7 @@ async function measurePart(node) {
     execPath: node.execPath,
     budgetSpent: overBudget(),
     elapsedS: (performance.now() - partStartedAt) / 1000,
-    scenarios,
+    scenarios: sections.has('http') ? scenarios : [],
     clients: httpClients,
     skippedClients,
     httpRuns,
