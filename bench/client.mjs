@@ -387,9 +387,10 @@ const clients = {
         const tlsSocket = tls.connect({
           host: target.hostname,
           port: Number(target.port),
-          noDelay: true,
           ...(session === undefined ? {} : { session }),
         });
+        // tls.connect() takes no `noDelay`: set on the socket instead.
+        tlsSocket.setNoDelay(true);
         tlsSocket.on('session', (s) => {
           session = s;
         });
