@@ -164,7 +164,9 @@ interface StreamExchange {
   /** Set once, by the first failure; the report carries it. */
   error: Error | undefined;
   timer: Timer | undefined;
-  /** The server's END_STREAM came: the response is whole. */
+  /** The readable side ended on the server's END_STREAM, not on a reset (see #watch). */
+  endStream: boolean;
+  /** The server's END_STREAM came and the body has ended: the response is whole. */
   ended: boolean;
   /** Throwing the body away: bytes read out so far. */
   drained: number;
@@ -462,6 +464,7 @@ export class Http2Connection implements Transport {
         received: 0,
         error: undefined,
         timer: undefined,
+        endStream: false,
         ended: false,
         drained: 0,
         draining: false,
@@ -529,6 +532,14 @@ export class Http2Connection implements Transport {
     stream.on('trailers', (_headers: IncomingHttpHeaders, _flags: number, raw?: string[]) => {
       exchange.trailers = raw ?? [];
     });
+    // node:http2 ends the readable side on the server's END_STREAM, and also on a
+    // RST_STREAM(NO_ERROR) that cuts the response short; only in the first is the stream still
+    // open when the end is pushed (a reset closes it first).
+    const push = stream.push;
+    stream.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (chunk === null && !stream.closed) exchange.endStream = true;
+      return push.call(stream, chunk, encoding);
+    };
     stream.on('end', () => this.#onEnd(exchange));
     // Errors are read from the stream's close (rstCode), once; this only keeps them handled.
     stream.on('error', () => {});
@@ -734,7 +745,7 @@ export class Http2Connection implements Transport {
     if (exchange.phase !== 'body') return;
     // Node ends the readable side of a stream that was reset or whose session died, too:
     // only an end without a reset code is the server's END_STREAM.
-    if ((exchange.stream.rstCode ?? NGHTTP2_NO_ERROR) !== NGHTTP2_NO_ERROR) return;
+    if (!exchange.endStream) return;
     exchange.ended = true;
     exchange.timer?.cancel();
     exchange.timer = undefined;
@@ -853,7 +864,8 @@ export class Http2Connection implements Transport {
         },
       );
     }
-    if (code !== NGHTTP2_NO_ERROR) {
+    if (code !== NGHTTP2_NO_ERROR || responded) {
+      // A NO_ERROR reset before END_STREAM cuts the response short all the same.
       return new StreamResetError(`the server reset the HTTP/2 stream (${codeName(code)})`, code);
     }
     return new ResponseError('the HTTP/2 stream ended before its response did');

@@ -346,9 +346,7 @@ describe('HTTP/2 raw: a response cut short', () => {
   // RFC 9113 §8.1: RST_STREAM(NO_ERROR) may only follow a complete response. node:http2 ends
   // the stream's readable side for it as it does for END_STREAM, so it reads as a whole body.
   for (const partial of ['', 'partial']) {
-    test(`RST_STREAM(NO_ERROR) after the head${partial === '' ? '' : ' and some body'}, before END_STREAM: a typed error, not a short body`, {
-      todo: 'needs an Http2Connection fix: tell END_STREAM from a NO_ERROR reset',
-    }, async () => {
+    test(`RST_STREAM(NO_ERROR) after the head${partial === '' ? '' : ' and some body'}, before END_STREAM: a typed error, not a short body`, async () => {
       const server = await rawServer({
         onConnection: (conn) =>
           eachRequest(conn, ({ streamId }) => {
