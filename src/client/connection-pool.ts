@@ -14,7 +14,7 @@ import {
   locateError,
   SocketError,
 } from '../errors.js';
-import { type RequestDeadline, underDeadline } from '../http/deadline.js';
+import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http/deadline.js';
 import { type HeaderPairs, headerEntries } from '../http/header-pairs.js';
 import type { ExchangeOptions, HeadersInput } from '../http/options.js';
 import type { HttpResponse } from '../http/response.js';
@@ -350,6 +350,9 @@ export class ConnectionPool implements AsyncDisposable {
   #opening = 0;
   readonly #isOpening = (): boolean => this.#opening > 0;
   #replayed = 0;
+  /** Acquires waiting now, and the handle that keeps the process alive for them (HTTP/2). */
+  #waiting = 0;
+  #waitHandle: ReturnType<typeof setInterval> | undefined;
   #reused = 0;
   readonly #connectTime = new DurationRecorder();
   /** Lease timing and the leak detector. */
@@ -585,6 +588,22 @@ export class ConnectionPool implements AsyncDisposable {
     return true;
   }
 
+  /**
+   * An acquire waits: over HTTP/2 the process must stay alive for it even when nothing else
+   * would hold it, as when the only connection sits idle (unref'd) after the server lowered
+   * its stream limit to 0. One handle per pool while anyone waits; none over HTTP/1.1, whose
+   * waiters always wait on a leased or connecting socket, which holds the process itself.
+   */
+  #waitFor<T>(acquiring: Promise<T>): Promise<T> {
+    if (this.#http2 === 'never') return acquiring;
+    if (this.#waiting++ === 0) this.#waitHandle = setInterval(() => {}, MAX_TIMER_MS);
+    const done = (): void => {
+      if (--this.#waiting === 0) clearInterval(this.#waitHandle);
+    };
+    acquiring.then(done, done);
+    return acquiring;
+  }
+
   /** A lease begins: the socket holds the process open again, timing, and the leak detector. */
   #lend(slot: Slot, waitStarted: number): Hold {
     // Until the lease ends, its requests and bodies are promises someone waits on.
@@ -630,7 +649,7 @@ export class ConnectionPool implements AsyncDisposable {
   async acquire(options: AcquireOptions = {}): Promise<PooledConnection> {
     checkAcquireOptions(options);
     const started = performance.now();
-    const hold = this.#lend(await this.#pool.acquire(options), started);
+    const hold = this.#lend(await this.#waitFor(this.#pool.acquire(options)), started);
     const lease = new PooledConnection(this, hold);
     this.#leases.watch(lease, hold);
     return lease;
@@ -715,7 +734,9 @@ export class ConnectionPool implements AsyncDisposable {
         if (deadline !== undefined) deadline.phase = 'acquire';
         let acquired: Slot;
         try {
-          acquired = await this.#pool.acquireWith(options.acquireTimeout, signal, fresh);
+          acquired = await this.#waitFor(
+            this.#pool.acquireWith(options.acquireTimeout, signal, fresh),
+          );
         } catch (error) {
           // A connect error (timeout, refused, TLS) names the request it failed; the
           // connection names the errors of the exchange itself.
