@@ -22,6 +22,7 @@ export type {
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
 export { fetch, getDefaultAgent, request, setDefaultAgent } from './client/default-agent.js';
+export type { AddressRecord, DnsOptions, DnsResolver, DnsStats } from './client/dns.js';
 export type { FetchInit } from './client/fetch.js';
 export type { DurationSummary } from './client/histogram.js';
 export type { Origin } from './client/origin.js';

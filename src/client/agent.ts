@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
@@ -15,6 +16,7 @@ import {
   type PoolOptions,
   type RequestOptions,
 } from './connection-pool.js';
+import { DnsCache, type DnsOptions, type DnsStats, OriginAddresses } from './dns.js';
 import { type FetchClient, type FetchInit, fetchThrough } from './fetch.js';
 import {
   checkAgentOptions,
@@ -76,6 +78,14 @@ export interface AgentOptions extends Omit<PoolOptions, 'proxy'> {
    * drops a default Authorization or Cookie as it drops the request's own.
    */
   headers?: HeadersInput | undefined;
+  /**
+   * The DNS cache the agent's pools share (on by default): answers kept for their records'
+   * TTL, one lookup per name at a time, new connections spread over a name's addresses and
+   * raced by Happy Eyeballs, and connections to an address the name no longer resolves to
+   * retired. See {@link DnsOptions}; `false` leaves lookups to `net.connect` (`dns.lookup`
+   * on every connect). Not used for origins with a `lookup`, a `socketPath` or a proxy.
+   */
+  dns?: DnsOptions | false | undefined;
 }
 
 /** What {@link AgentOptions.perOrigin} may set for one origin: any pool option but the proxy, clock and default headers. */
@@ -132,6 +142,8 @@ export class Agent implements AsyncDisposable {
    * imports this module): one hop of {@link request}, defaults already merged.
    */
   readonly #fetchClient: FetchClient;
+  /** The DNS cache; undefined when `dns: false` or the agent's `lookup`/`socketPath` replace it. */
+  readonly #dns: DnsCache | undefined;
 
   /** @throws InvalidArgumentError for a bad option */
   constructor(options: AgentOptions = {}) {
@@ -148,6 +160,7 @@ export class Agent implements AsyncDisposable {
       perOrigin,
       baseUrl,
       headers,
+      dns,
       ...poolOptions
     } = options;
     this.#baseUrl = baseUrl === undefined ? undefined : toUrl(baseUrl, undefined, 'baseUrl');
@@ -157,6 +170,10 @@ export class Agent implements AsyncDisposable {
     this.#poolOptions = poolOptions;
     this.#proxy = proxy === 'env' ? proxy : resolveProxy(proxy);
     this.#retry = retry === undefined ? undefined : resolveRetryPolicy(retry);
+    this.#dns =
+      dns === false || poolOptions.lookup !== undefined || poolOptions.socketPath !== undefined
+        ? undefined
+        : new DnsCache(dns ?? {}, poolOptions.clock ?? systemClock);
     this.#pools = new PoolRegistry({
       maxOrigins: maxOrigins ?? Number.POSITIVE_INFINITY,
       originIdleTimeout: originIdleTimeout ?? DEFAULT_ORIGIN_IDLE,
@@ -211,7 +228,17 @@ export class Agent implements AsyncDisposable {
     const options = this.#optionsFor(target.origin, proxy);
     // perOrigin may have closed the agent: no pool may appear after close().
     if (this.#closed) throw new PoolClosedError('the agent is closed');
-    pool = new ConnectionPool(target.origin, options, { budget: this.#budget });
+    // A host name reached directly gets its addresses from the cache (and its pool is watched).
+    const addresses =
+      this.#dns !== undefined &&
+      proxy === undefined &&
+      options.lookup === undefined &&
+      options.socketPath === undefined &&
+      isIP(target.hostname) === 0
+        ? new OriginAddresses(this.#dns, target.hostname)
+        : undefined;
+    pool = new ConnectionPool(target.origin, options, { budget: this.#budget, addresses });
+    if (addresses !== undefined) addresses.pool = pool;
     this.#maxResponseSize.set(pool, options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY);
     this.#pools.add(key, pool);
     return pool;
@@ -464,6 +491,11 @@ export class Agent implements AsyncDisposable {
     const out: AgentStats = {};
     for (const [key, pool] of this.#pools.entries()) out[key] = pool.stats();
     return out;
+  }
+
+  /** The DNS cache's counters; undefined without one (`dns: false`, or a `lookup` or `socketPath`). */
+  dnsStats(): DnsStats | undefined {
+    return this.#dns?.stats();
   }
 
   /**

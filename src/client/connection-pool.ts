@@ -29,6 +29,7 @@ import {
   MIN_NGHTTP2,
   nghttp2Supported,
 } from '../http2/connection.js';
+import type { AddressSource } from '../net/eyeballs.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { closeWithin } from './closing.js';
@@ -230,6 +231,8 @@ export interface PoolStats {
 export interface PoolInternals {
   /** Permits for connections across pools (the Agent's `maxTotal`); one per open connection. */
   budget?: Semaphore | undefined;
+  /** Where direct connections get their addresses (the Agent's DNS cache). */
+  addresses?: AddressSource | undefined;
 }
 
 /**
@@ -282,6 +285,10 @@ class Slot implements Hold {
   closing = false;
   /** The idle time the server last promised on this connection (from its exchange reports). */
   keepAliveHint: number | undefined = undefined;
+  /** The address the socket went to; undefined over a `socketPath`. */
+  remoteAddress: string | undefined = undefined;
+  /** Why the pool retires it after its current exchange (`dns-changed`); undefined to keep it. */
+  retiredFor: string | undefined = undefined;
 
   /** The lease it is in: one object for all its leases. */
   readonly lease = new LeaseState();
@@ -361,6 +368,10 @@ export class ConnectionPool implements AsyncDisposable {
   readonly #http2: 'never' | 'alpn' | 'always';
   /** Exchanges in progress on HTTP/2 connections. */
   #streams = 0;
+  /** Where direct connections get their addresses; undefined to let `net.connect` look up. */
+  readonly #addresses: AddressSource | undefined;
+  /** Open connections that know their address, for {@link retireAddresses}; only with #addresses. */
+  readonly #addressed = new Set<Slot>();
 
   /**
    * @param origin `http://host[:port]` or `https://host[:port]`
@@ -380,6 +391,7 @@ export class ConnectionPool implements AsyncDisposable {
     this.#maxDecoded = options.limits?.maxResponseSize ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock;
     this.#budget = internals.budget;
+    this.#addresses = internals.addresses;
     this.#leases = new Leases<Hold>({
       origin: this.origin,
       leakDetectionTimeout: options.leakDetectionTimeout,
@@ -440,6 +452,7 @@ export class ConnectionPool implements AsyncDisposable {
         socketPath: this.#options.socketPath,
         lookup: this.#options.lookup,
         localAddress: this.#options.localAddress,
+        addresses: this.#addresses,
         ...this.#protocolOffer(),
       });
     } catch (error) {
@@ -486,10 +499,19 @@ export class ConnectionPool implements AsyncDisposable {
       throw new SocketError(`the connection to ${this.origin} closed as soon as it opened`);
     }
     const localPort = slot.connection.localPort;
+    const remoteAddress = opened.socket.remoteAddress;
+    slot.remoteAddress = remoteAddress;
+    if (this.#addresses !== undefined) this.#addressed.add(slot);
     debug('%s: connection %s opened in %s ms', this.origin, localPort, connectMs.toFixed(1));
     if (channels.connectionOpen.hasSubscribers) {
       const protocol = slot.connection.protocol;
-      channels.connectionOpen.publish({ origin: this.origin, localPort, connectMs, protocol });
+      channels.connectionOpen.publish({
+        origin: this.origin,
+        localPort,
+        remoteAddress,
+        connectMs,
+        protocol,
+      });
     }
     return slot;
   }
@@ -569,10 +591,12 @@ export class ConnectionPool implements AsyncDisposable {
 
   #close(slot: Slot, reason: CloseReason): Promise<void> {
     slot.closing = true;
+    this.#addressed.delete(slot);
     this.#endLease(slot);
     slot.connection.destroy();
     this.#budget?.release();
-    connectionClosed(this.origin, slot.connection.localPort, reason, slot.requests);
+    const why = slot.retiredFor ?? reason;
+    connectionClosed(this.origin, slot.connection.localPort, why, slot.requests);
     return slot.connection.closed;
   }
 
@@ -628,6 +652,23 @@ export class ConnectionPool implements AsyncDisposable {
   /** A lease ends (returned, discarded or destroyed). Safe to call more than once. */
   #endLease(hold: Hold, now = performance.now()): void {
     this.#leases.end(hold.lease, now);
+  }
+
+  /**
+   * @internal The Agent's DNS watch: connections to an address `stale` says yes to are retired
+   * (close reason `dns-changed`): idle ones now, busy ones once their exchange ends, so none is
+   * cut in flight. Returns how many were marked. Only pools given an address source track them.
+   */
+  retireAddresses(stale: (address: string) => boolean): number {
+    let marked = 0;
+    for (const slot of this.#addressed) {
+      if (slot.retiredFor !== undefined || slot.remoteAddress === undefined) continue;
+      if (!stale(slot.remoteAddress)) continue;
+      slot.retiredFor = 'dns-changed';
+      marked++;
+      this.#pool.evict(slot);
+    }
+    return marked;
   }
 
   /**
@@ -994,6 +1035,7 @@ export class ConnectionPool implements AsyncDisposable {
   #retires(slot: Slot): boolean {
     return (
       slot.requests >= (this.#options.maxRequestsPerConnection ?? Number.POSITIVE_INFINITY) ||
+      slot.retiredFor !== undefined ||
       // Under a shared cap, other origins waiting for a connection go first: closing this one
       // frees a permit for the oldest of them (first come, first served across origins).
       (this.#budget !== undefined && this.#budget.waiting > 0)

@@ -4,12 +4,13 @@
  * proxy (a dial to the proxy, a CONNECT tunnel spoken by the HTTP/1 codec, then TLS with the
  * origin over it), all within one connect-timeout budget.
  */
-import type { Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { type Clock, systemClock } from '../clock.js';
 import { abortReason, ConnectTimeoutError } from '../errors.js';
 import { type ConnectRequest, establishTunnel, serializeConnect } from '../http1/tunnel.js';
 import { type DialOptions, type DialTarget, dial, serverName } from '../net/dial.js';
+import { type AddressSource, dialResolved } from '../net/eyeballs.js';
 import type { Routing } from '../net/lookup.js';
 import type { SharedReads } from '../net/sockets.js';
 import type { Origin } from './origin.js';
@@ -46,6 +47,14 @@ export interface ConnectOptions extends Routing {
   proxy?: ProxyConfig | undefined;
   /** A Unix domain socket (or named pipe) to connect over instead of TCP; not with `proxy`. */
   socketPath?: string | undefined;
+  // --- DNS (addresses from a cache, Happy Eyeballs) ---
+  /**
+   * Where a direct TCP connection to a host name gets its addresses (the Agent's DNS cache):
+   * they are then raced by Happy Eyeballs in the order given. Unused with a proxy, a
+   * `socketPath` or an IP address.
+   */
+  addresses?: AddressSource | undefined;
+  // --- end DNS ---
 }
 
 /** An open connection: the socket, and its reads when they land in the shared buffer. */
@@ -81,7 +90,19 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     lookup: options.lookup,
     localAddress: options.localAddress,
   };
-  if (proxy === undefined) return dial(originTarget(origin, options.socketPath), toOrigin);
+  if (proxy === undefined) {
+    // --- DNS: a host name with an address source is looked up there and raced ---
+    const { addresses } = options;
+    if (
+      addresses !== undefined &&
+      options.socketPath === undefined &&
+      isIP(origin.hostname) === 0
+    ) {
+      return dialResolved(originTarget(origin), addresses, toOrigin);
+    }
+    // --- end DNS ---
+    return dial(originTarget(origin, options.socketPath), toOrigin);
+  }
   // TLS to an https: proxy trusts what the origin's does, but it is not the origin: its own
   // host name is the SNI, and the origin's sessions and client certificate are not offered.
   const viaProxy: TunnelOptions = {

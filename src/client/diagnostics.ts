@@ -28,6 +28,11 @@ export interface ConnectionOpenMessage {
   origin: string;
   /** The local port of the new socket (tells connections apart in logs); undefined over a `socketPath`. */
   localPort: number | undefined;
+  /**
+   * The address the socket went to (the proxy's through a proxy); undefined over a
+   * `socketPath`.
+   */
+  remoteAddress: string | undefined;
   /** ms spent opening it (TCP, and TLS for https). */
   connectMs: number;
   /** What it speaks: `http/1.1` or `h2`. */
@@ -41,7 +46,8 @@ export interface ConnectionCloseMessage {
   /**
    * Why: `idle-timeout`, `expired` (keep-alive hint or max lifetime), `not-reusable` (the server
    * or the exchange ruled reuse out), `unhealthy` (closed or written to while idle),
-   * `discarded`, `pool-closed`, `pool-destroyed`.
+   * `discarded`, `pool-closed`, `pool-destroyed`, `dns-changed` (its address left the host
+   * name's DNS answer).
    */
   reason: string;
   /** Requests the connection carried. */

@@ -18,6 +18,7 @@ import { MAX_TIMER_MS } from '../http/deadline.js';
 import { type ParserLimits, resolveParserLimits } from '../http1/limits.js';
 import type { AgentOptions, AgentRequestOptions, OriginOptions } from './agent.js';
 import type { AcquireOptions, PoolOptions, RequestOptions } from './connection-pool.js';
+import type { DnsOptions } from './dns.js';
 import { type ProxyConfig, parseProxy } from './proxy.js';
 import type { ConnectionRequestOptions } from './request-options.js';
 import type { RetryOptions } from './retry-policy.js';
@@ -199,6 +200,25 @@ const localAddress: Check = (value, name, where) => {
     refuse(where, name, 'an IP address', quoted(value));
 };
 
+const resolver: Check = (value, name, where) => {
+  const r = value as Record<string, unknown>;
+  if (
+    !isObject(value) ||
+    typeof r['resolve4'] !== 'function' ||
+    typeof r['resolve6'] !== 'function' ||
+    typeof r['lookup'] !== 'function'
+  ) {
+    refuse(where, name, 'a resolver (resolve4(), resolve6() and lookup())', describe(value));
+  }
+};
+
+/** `dns`: false, or DNS cache settings (checked by {@link DNS}, declared below). */
+const dns: Check = (value, name, where) => {
+  if (value === false) return;
+  if (!isObject(value)) refuse(where, name, 'false or an object', describe(value));
+  checkOptions(value, DNS);
+};
+
 const isStatus = (item: unknown): boolean =>
   typeof item === 'number' && Number.isInteger(item) && item >= 100 && item <= 599;
 const isNonEmptyString = (item: unknown): boolean => typeof item === 'string' && item !== '';
@@ -265,7 +285,18 @@ const AGENT_OPTION_CHECKS = {
   maxRedirections: nonNegativeCount,
   perOrigin: fn,
   baseUrl: url,
+  dns,
 } satisfies Record<keyof AgentOptions, Check>;
+
+const DNS_OPTION_CHECKS = {
+  ttl: finiteTimerMs,
+  minTtl: finiteTimerMs,
+  negativeTtl: finiteTimerMs,
+  maxEntries: count,
+  attemptDelay: finiteTimerMs,
+  failurePenalty: finiteTimerMs,
+  resolver,
+} satisfies Record<keyof DnsOptions, Check>;
 
 const { proxy: _proxy, clock: _clock, headers: _headers, ...originChecks } = POOL_OPTION_CHECKS;
 const ORIGIN_OPTION_CHECKS: Record<keyof OriginOptions, Check> = originChecks;
@@ -333,6 +364,7 @@ const ORIGIN = kind('perOrigin option', ORIGIN_OPTION_CHECKS, {
   headers: "default headers are the agent's",
 });
 const RETRY = kind('retry option', RETRY_OPTION_CHECKS);
+const DNS = kind('dns option', DNS_OPTION_CHECKS);
 const ACQUIRE = kind('acquire option', ACQUIRE_OPTION_CHECKS);
 const EXCHANGE = kind('request option', EXCHANGE_OPTION_CHECKS);
 const REQUEST = kind('request option', REQUEST_OPTION_CHECKS, {
