@@ -149,19 +149,41 @@ export class DnsCache {
    * `negativeTtl`). `refresh` counts the lookup as one made for a name with live connections.
    */
   resolve(hostname: string, refresh = false): Promise<Answer> {
+    let answer: Answer | undefined;
+    try {
+      answer = this.cached(hostname);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return answer !== undefined ? Promise.resolve(answer) : this.#resolve(hostname, refresh);
+  }
+
+  /**
+   * {@link resolve} without a promise when the answer is at hand (a hit: returned as it is);
+   * a failure still remembered throws.
+   */
+  resolveNow(hostname: string): Answer | Promise<Answer> {
+    return this.cached(hostname) ?? this.#resolve(hostname, false);
+  }
+
+  /** The answer for `hostname` while it holds (counted as a hit); throws a remembered failure. */
+  cached(hostname: string): Answer | undefined {
     const name = hostname.toLowerCase();
     const entry = this.#entries.get(name);
-    if (entry !== undefined) {
-      if (this.#clock.now() < entry.expiresAt) {
-        this.#stats.hits++;
-        this.#entries.delete(name);
-        this.#entries.set(name, entry);
-        return entry.answer !== undefined
-          ? Promise.resolve(entry.answer)
-          : Promise.reject(entry.error);
-      }
+    if (entry === undefined) return undefined;
+    if (this.#clock.now() >= entry.expiresAt) {
       this.#entries.delete(name);
+      return undefined;
     }
+    this.#stats.hits++;
+    this.#entries.delete(name);
+    this.#entries.set(name, entry);
+    if (entry.answer === undefined) throw entry.error;
+    return entry.answer;
+  }
+
+  #resolve(hostname: string, refresh: boolean): Promise<Answer> {
+    const name = hostname.toLowerCase();
     const running = this.#running.get(name);
     if (running !== undefined) {
       this.#stats.coalesced++;
@@ -297,11 +319,11 @@ export class OriginAddresses implements AddressSource {
   readonly #cache: DnsCache;
   readonly #hostname: string;
   #turn = 0;
-  /** When (clock ms) each address last failed a connect. */
-  readonly #failedAt = new Map<string, number>();
+  /** When (clock ms) each address last failed a connect; made on the first failure. */
+  #failedAt: Map<string, number> | undefined;
   #watch: Timer | undefined;
-  /** The pool whose connections are watched; set once it is made. */
-  pool: AddressedPool | undefined;
+  /** The pool whose connections are watched, weakly: a pool the Agent dropped may go. */
+  #pool: WeakRef<AddressedPool> | undefined;
   readonly attemptDelay: number | undefined;
 
   constructor(cache: DnsCache, hostname: string) {
@@ -310,18 +332,31 @@ export class OriginAddresses implements AddressSource {
     this.attemptDelay = cache.attemptDelay;
   }
 
-  async addresses(hostname: string): Promise<readonly LookupAddress[]> {
-    const answer = await this.#cache.resolve(hostname);
+  /** The pool to watch; set once it is made. */
+  set pool(pool: AddressedPool) {
+    this.#pool = new WeakRef(pool);
+  }
+
+  addresses(hostname: string): readonly LookupAddress[] | Promise<readonly LookupAddress[]> {
+    const answer = this.#cache.resolveNow(hostname);
+    return answer instanceof Promise ? answer.then((a) => this.#order(a)) : this.#order(answer);
+  }
+
+  #order(answer: Answer): readonly LookupAddress[] {
     this.#follow(answer);
+    const turn = this.#turn++;
+    const failedAt = this.#failedAt;
+    if (answer.addresses.length === 1 && failedAt === undefined) return answer.addresses;
     const now = this.#cache.clock.now();
     const penalty = this.#cache.failurePenalty;
-    return orderAddresses(answer.addresses, this.#turn++, (address) => {
-      const at = this.#failedAt.get(address);
+    return orderAddresses(answer.addresses, turn, (address) => {
+      const at = failedAt?.get(address);
       return at !== undefined && now - at < penalty;
     });
   }
 
   failed(address: string): void {
+    this.#failedAt ??= new Map();
     this.#failedAt.set(address, this.#cache.clock.now());
     // Bounded: only a name's own addresses land here, but a name may change them often.
     if (this.#failedAt.size > 64) this.#failedAt.delete(this.#failedAt.keys().next().value!);
@@ -345,8 +380,8 @@ export class OriginAddresses implements AddressSource {
 
   #refresh(): void {
     this.#watch = undefined;
-    const pool = this.pool;
-    // Nothing open: the next connect looks the name up itself.
+    const pool = this.#pool?.deref();
+    // Nothing open (or the pool is gone): the next connect looks the name up itself.
     if (pool === undefined || pool.stats().open === 0) return;
     this.#cache.resolve(this.#hostname, true).then(
       (answer) => {

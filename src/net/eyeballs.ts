@@ -12,10 +12,10 @@ import { type Dialed, type DialOptions, type DialTarget, dial, serverName } from
 /** Where the addresses of a host name come from, and where failed attempts are reported. */
 export interface AddressSource {
   /**
-   * The addresses to try for `hostname`, in the order to try them; rejects when there are
-   * none (the lookup's error).
+   * The addresses to try for `hostname`, in the order to try them: at once when they are at
+   * hand (a cache hit), else a promise that rejects when there are none (the lookup's error).
    */
-  addresses(hostname: string): Promise<readonly LookupAddress[]>;
+  addresses(hostname: string): readonly LookupAddress[] | Promise<readonly LookupAddress[]>;
   /** An attempt to `address` failed (not one closed because another won). */
   failed?(address: string): void;
   /** ms before the next attempt starts while one is still connecting; RFC 8305's 250 by default. */
@@ -45,7 +45,11 @@ export async function dialResolved(
   const budget = options.budget ?? options.timeout;
   let addresses: readonly LookupAddress[];
   try {
-    addresses = await bounded(source.addresses(target.hostname), options, clock);
+    const found = source.addresses(target.hostname);
+    // At hand (a cache hit): no wait to bound.
+    addresses = Array.isArray(found)
+      ? found
+      : await bounded(found as Promise<readonly LookupAddress[]>, options, clock);
   } catch (error) {
     if (error instanceof ConnectTimeoutError || error === options.signal?.reason) throw error;
     const cause = error instanceof Error ? error : new Error(String(error));
@@ -121,6 +125,18 @@ export function dialFirst(
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   const clock = options.clock ?? systemClock;
   const servername = target.servername ?? options.tls?.servername ?? serverName(target.hostname);
+  const only = addresses.length === 1 ? addresses[0] : undefined;
+  if (only !== undefined) {
+    // Nothing to race: one plain dial, its own timer and signal (the common case, kept cheap).
+    return attempt({ ...target, hostname: only.address, servername }, options).catch(
+      (error: unknown) => {
+        if (error !== signal?.reason && !(error instanceof ConnectTimeoutError)) {
+          onFailed(only.address);
+        }
+        throw error;
+      },
+    );
+  }
   return new Promise<Dialed>((resolve, reject) => {
     const racing = new Set<Racer>();
     const failures: Array<{ address: string; error: Error }> = [];
