@@ -571,6 +571,7 @@ function renderPart(data) {
   }
 
   if ((data.h2Scenarios ?? []).length > 0) renderH2(data, s, out);
+  if (Object.keys(data.dnsRuns ?? {}).length > 0) renderDns(data, out);
 
   if (data.poolImpls.length > 0 && Object.keys(s.pools).length > 0) {
     out.push('## Pool bookkeeping (no I/O)', '');
@@ -642,6 +643,36 @@ function renderPart(data) {
   }
 
   return out;
+}
+
+/**
+ * The many-origins section of RESULTS.md: one Agent over many host names, with and without
+ * its DNS cache (medians of the runs).
+ *
+ * @param {any} data
+ * @param {string[]} out
+ */
+function renderDns(data, out) {
+  const c = data.dnsCounts;
+  out.push('## Many origins: the DNS cache', '');
+  out.push(
+    `One Agent (\`maxOrigins: ${c.maxOrigins}\`), ${int(c.names)} host names all on the bench server, ${c.workers} loops each taking the next name and sending ${c.perName} requests to it at once, ${c.rounds} times (${int(c.names * c.perName * c.rounds)} requests). Every lookup is the system's own (\`dns.lookup('localhost')\`); \`cache\` is the Agent's DNS cache, \`no-cache\` is \`dns: false\` with a \`lookup\`, so each connect looks its name up. Heap: growth of \`heapUsed\` after GC over the run (the cache's entries stay; dropped pools go).`,
+    '',
+  );
+  out.push('| mode | lookups | connections | CPU µs/req | wall ms | heap growth KiB | runs |');
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const [mode, runs] of Object.entries(data.dnsRuns)) {
+    const ok = /** @type {any[]} */ (runs).filter((r) => r.error === undefined);
+    const m = (/** @type {(r: any) => number} */ f) => median(ok.map(f));
+    out.push(
+      `| ${mode} | ${int(m((r) => r.lookups))} | ${int(m((r) => r.connections))} | ${fixed(
+        m((r) => (r.cpuUserUs + r.cpuSystemUs) / r.requests),
+        1,
+      )} | ${int(m((r) => r.elapsedMs))} | ${int(m((r) => r.heapDeltaBytes / 1024))} | ${ok.length} |`,
+    );
+    for (const error of errorsOf(/** @type {any[]} */ (runs))) out.push('', `- ${mode}: ${error}`);
+  }
+  out.push('');
 }
 
 /**

@@ -5,9 +5,10 @@
  * (httpool's resource pool against tarn, generic-pool and a bare free list), acquire cost
  * under 10,000 queued waiters, and heap per idle connection. On request (`--sections=h2`),
  * HTTP/2: httpool's h2 against undici's and a bare node:http2 session, over TLS and h2c, and
- * against httpool over HTTP/1.1.
+ * against httpool over HTTP/1.1. Also on request (`--sections=dns`): many origins (1,000 host
+ * names on loopback, a few requests each) through one Agent, with and without its DNS cache.
  *
- * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap,h2]
+ * Usage: npm run bench [-- --quick] [-- --only=httpool-pool,undici-pool] [-- --sections=http,micro,waiters,heap,h2,dns]
  *        [-- --repeats=N] [-- --out=DIR] [-- --baseline=DIR] [-- --node=current,/path/to/node24]
  *
  * `--node` (or BENCH_NODE) runs the server and every measured process under those node
@@ -58,7 +59,7 @@ if (baselineOption !== undefined) {
 }
 const quick = argv.includes('--quick');
 const only = option('only')?.split(',').filter(Boolean);
-// h2 is not in the default set: it adds several minutes (see bench/README.md).
+// h2 and dns are not in the default set (see bench/README.md).
 const sections = new Set((option('sections') ?? 'http,micro,waiters,heap').split(','));
 const repeats = Math.max(1, Number(option('repeats') ?? (quick ? 1 : 3)));
 const outDir = path.resolve(option('out') ?? here);
@@ -152,6 +153,11 @@ const WAITERS = [0, 100, 10_000];
 const UNDICI8_NODE = [22, 19];
 /** The deep-queue scenario: this many requests in flight over CONNECTIONS connections. */
 const DEEP = 256;
+/** The dns section: host names, requests sent at once to each, how often, by how many loops. */
+const DNS_MODES = ['cache', 'no-cache'];
+const dnsCounts = quick
+  ? { names: 200, perName: 4, rounds: 2, workers: 16, maxOrigins: 64 }
+  : { names: 1000, perName: 4, rounds: 2, workers: 16, maxOrigins: 64 };
 
 // Quick: a smoke check of every cell, not figures to quote.
 const counts = quick
@@ -425,6 +431,8 @@ async function measurePart(node) {
   const poolRuns = {};
   /** @type {Record<string, any[]>} */
   const heapRuns = {};
+  /** @type {Record<string, any[]>} runs by mode */
+  const dnsRuns = {};
   /**
    * Clients skipped in this part from some point on, with why (said once in the report).
    *
@@ -443,7 +451,9 @@ async function measurePart(node) {
       );
   }
 
-  const server = sections.has('http') || sections.has('heap') ? await startServer() : undefined;
+  const server = sections.has('http') || sections.has('heap') || sections.has('dns')
+      ? await startServer()
+      : undefined;
   /** The server's certificate in a file, for NODE_EXTRA_CA_CERTS in the TLS runs. */
   let caFile;
   if (server?.ca) {
@@ -579,6 +589,28 @@ async function measurePart(node) {
       }
     }
 
+    if (server !== undefined && sections.has('dns')) {
+      for (let r = 0; r < repeats; r++) {
+        for (const mode of r % 2 === 0 ? DNS_MODES : [...DNS_MODES].reverse()) {
+          dnsRuns[mode] ??= [];
+          if (overBudget()) continue;
+          const before = await server.stats();
+          const result = await runChild(
+            'origins.mjs',
+            { mode, port: server.ports['13'], ...dnsCounts },
+            { nodeArgs: ['--expose-gc'], timeoutMs: 120_000 },
+          );
+          result.serverConnections = (await server.stats()).connections - before.connections;
+          dnsRuns[mode].push(result);
+          if (result.error !== undefined) log(`dns ${mode}: ERROR ${result.error}`);
+          else
+            log(
+              `[${r + 1}/${repeats}] dns ${mode.padEnd(8)} ${result.lookups} lookups  ${result.connections} conns  ${((result.cpuUserUs + result.cpuSystemUs) / result.requests).toFixed(1)} µs/req  heap +${(result.heapDeltaBytes / 1024).toFixed(0)} KiB  ${result.elapsedMs.toFixed(0)} ms`,
+            );
+        }
+      }
+    }
+
     const shapes = [];
     if (sections.has('micro')) shapes.push({ id: 'bookkeeping', size: 16, workers: 16 });
     if (sections.has('waiters'))
@@ -657,6 +689,8 @@ async function measurePart(node) {
     h2Clients: sections.has('h2') ? H2_CLIENTS.filter(selected) : [],
     h2Runs,
     h2Notes,
+    dnsCounts,
+    dnsRuns,
   };
 }
 
