@@ -16,7 +16,9 @@ import {
   Agent,
   type DnsResolver,
   InvalidArgumentError,
+  SocketError,
 } from '../../src/index.js';
+import { makeCertificates, startTlsServer } from '../helpers/tls.js';
 
 /** A resolver answering from a table the test changes; it counts what it is asked. */
 class FakeResolver implements DnsResolver {
@@ -502,6 +504,35 @@ describe('an Agent with a DNS cache', () => {
     } finally {
       await agent.close();
       await close();
+    }
+  });
+
+  test('over TLS the name, not the address, is the server name and what the certificate must match', async () => {
+    const certs = makeCertificates();
+    const server = await startTlsServer(certs);
+    const resolver = new FakeResolver();
+    resolver.system.set('localhost', [{ address: '127.0.0.1', family: 4 }]);
+    // The certificate names localhost and 127.0.0.1, not other.test.
+    resolver.v4.set('other.test', [v4('127.0.0.1')]);
+    const agent = new Agent({ dns: { resolver }, tls: { ca: certs.ca } });
+    try {
+      await watchingConnections(async (opened) => {
+        const res = await agent.request(`https://localhost:${server.port}/hello`);
+        assert.equal(await res.text(), '/hello');
+        assert.equal(server.handshakes[0]?.servername, 'localhost');
+        assert.equal(opened[0]?.remoteAddress, '127.0.0.1');
+      });
+      await assert.rejects(
+        agent.request(`https://other.test:${server.port}/`),
+        (error: unknown) => {
+          assert.ok(error instanceof SocketError);
+          assert.equal((error.cause as { code?: string }).code, 'ERR_TLS_CERT_ALTNAME_INVALID');
+          return true;
+        },
+      );
+    } finally {
+      await agent.close();
+      await server.close();
     }
   });
 
