@@ -9,6 +9,7 @@ import { promises as dnsPromises, type LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import type { Clock, Timer } from '../clock.js';
 import type { AddressSource } from '../net/eyeballs.js';
+import { debug } from './diagnostics.js';
 
 /** An address record with its TTL in seconds, as `resolve4(name, { ttl: true })` gives it. */
 export interface AddressRecord {
@@ -84,6 +85,11 @@ const DEFAULTS = {
   failurePenalty: 30_000,
 };
 
+/** Errors that are an answer from a DNS server: the name has no such record. */
+const ANSWERED = new Set(['ENOTFOUND', 'ENODATA', 'ENONAME', 'EBADNAME', 'ENOTIMP']);
+/** How long DNS servers that did not answer are skipped (the system lookup is asked instead). */
+const SERVERS_DOWN_MS = 30_000;
+
 /** Names the DNS servers do not hold (RFC 6761 §6.3): asked of the system only. */
 function systemOnly(hostname: string): boolean {
   const name = hostname.toLowerCase().replace(/\.$/, '');
@@ -120,6 +126,8 @@ export class DnsCache {
   /** By name; a Map keeps insertion order, and a hit re-inserts: the first key is the LRU. */
   readonly #entries = new Map<string, Entry>();
   readonly #running = new Map<string, Promise<Answer>>();
+  /** Until when (clock ms) the DNS servers are taken to be down, and skipped. */
+  #serversDownUntil = Number.NEGATIVE_INFINITY;
   readonly #stats = { lookups: 0, hits: 0, coalesced: 0, failures: 0, refreshes: 0 };
   /** Settings the pools' address sources read. */
   readonly attemptDelay: number | undefined;
@@ -231,10 +239,19 @@ export class DnsCache {
    */
   async #lookup(name: string): Promise<Answer> {
     const resolver = this.#resolver;
-    if (!systemOnly(name)) {
+    if (!systemOnly(name) && !(this.#clock.now() < this.#serversDownUntil)) {
+      const unanswered = (error: unknown): readonly AddressRecord[] => {
+        const code = (error as { code?: unknown } | null)?.code;
+        // The servers did not answer at all (timeout, refused, failure): while they are down,
+        // every name goes to the system lookup at once instead of waiting for them again.
+        if (typeof code !== 'string' || !ANSWERED.has(code)) {
+          this.#serversDownUntil = this.#clock.now() + SERVERS_DOWN_MS;
+        }
+        return [];
+      };
       const [v4, v6] = await Promise.all([
-        resolver.resolve4(name, { ttl: true }).catch(() => []),
-        resolver.resolve6(name, { ttl: true }).catch(() => []),
+        resolver.resolve4(name, { ttl: true }).catch(unanswered),
+        resolver.resolve6(name, { ttl: true }).catch(unanswered),
       ]);
       if (v4.length > 0 || v6.length > 0) {
         const records = [...v4, ...v6];
@@ -356,6 +373,7 @@ export class OriginAddresses implements AddressSource {
   }
 
   failed(address: string): void {
+    debug('%s: connect to %s failed; it is tried last for a while', this.#hostname, address);
     this.#failedAt ??= new Map();
     this.#failedAt.set(address, this.#cache.clock.now());
     // Bounded: only a name's own addresses land here, but a name may change them often.

@@ -122,6 +122,33 @@ describe('DnsCache', () => {
     assert.equal(resolver.calls.lookup, 2);
   });
 
+  test('DNS servers that do not answer are skipped for a while: names go to the system', async () => {
+    const clock = new FakeClock();
+    const resolver = new FakeResolver();
+    const down = () =>
+      Promise.reject(Object.assign(new Error('queryA ETIMEOUT'), { code: 'ETIMEOUT' }));
+    resolver.resolve4 = () => {
+      resolver.calls.resolve4++;
+      return down();
+    };
+    resolver.resolve6 = () => {
+      resolver.calls.resolve6++;
+      return down();
+    };
+    resolver.system.set('a.test', [{ address: '127.0.0.1', family: 4 }]);
+    resolver.system.set('b.test', [{ address: '127.0.0.2', family: 4 }]);
+    const cache = new DnsCache({ resolver }, clock);
+    assert.equal((await cache.resolve('a.test')).addresses[0]?.address, '127.0.0.1');
+    assert.equal(resolver.calls.resolve4, 1);
+    assert.equal((await cache.resolve('b.test')).addresses[0]?.address, '127.0.0.2');
+    assert.equal(resolver.calls.resolve4, 1, 'not asked again while down');
+    assert.equal(resolver.calls.lookup, 2);
+    clock.advance(30_000);
+    resolver.system.set('c.test', [{ address: '127.0.0.3', family: 4 }]);
+    await cache.resolve('c.test');
+    assert.equal(resolver.calls.resolve4, 2, 'asked again after a while');
+  });
+
   test('a failure is remembered for negativeTtl, then asked again', async () => {
     const clock = new FakeClock();
     const resolver = new FakeResolver();
