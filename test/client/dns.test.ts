@@ -4,6 +4,7 @@ import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test } from 'node:test';
+import fc from 'fast-check';
 import {
   type AddressedPool,
   DnsCache,
@@ -213,6 +214,33 @@ describe('the order new connections try addresses in', () => {
     assert.deepEqual(order(1), ['127.0.0.2', '::1', '127.0.0.3', '127.0.0.1']);
     assert.deepEqual(order(2), ['127.0.0.3', '::1', '127.0.0.1', '127.0.0.2']);
     assert.deepEqual(order(3), order(0));
+  });
+
+  test('any answer: a permutation, failed ones last, each address of the first family leading once a cycle', () => {
+    const address = fc.oneof(
+      fc.ipV4().map((a): LookupAddress => ({ address: a, family: 4 })),
+      fc.ipV6().map((a): LookupAddress => ({ address: a, family: 6 })),
+    );
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(address, { minLength: 1, maxLength: 8, selector: (a) => a.address }),
+        fc.nat(1000),
+        fc.func(fc.boolean()),
+        (answer, turn, isFailed) => {
+          const penalized = (a: string) => isFailed(a);
+          const out = orderAddresses(answer, turn, penalized);
+          assert.deepEqual(out.map((a) => a.address).sort(), answer.map((a) => a.address).sort());
+          const firstFailed = out.findIndex((a) => penalized(a.address));
+          if (firstFailed >= 0)
+            assert.ok(out.slice(firstFailed).every((a) => penalized(a.address)));
+          const lead = answer.filter((a) => a.family === answer[0]!.family);
+          const leaders = lead.map(
+            (_, i) => orderAddresses(answer, turn + i, () => false)[0]!.address,
+          );
+          assert.deepEqual([...leaders].sort(), lead.map((a) => a.address).sort());
+        },
+      ),
+    );
   });
 
   test('an address that just failed goes last', () => {

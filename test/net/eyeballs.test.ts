@@ -11,7 +11,7 @@ const v4 = (address: string): LookupAddress => ({ address, family: 4 });
 const v6 = (address: string): LookupAddress => ({ address, family: 6 });
 
 /** What a fake attempt does for an address: connect after `ms`, fail after `ms`, or hang. */
-type Plan = { connect: number } | { fail: number } | 'hang';
+type Plan = { connect: number; deaf?: true } | { fail: number } | 'hang';
 
 interface Started {
   address: string;
@@ -37,6 +37,8 @@ function fakeAttempts(clock: FakeClock, plans: Record<string, Plan>) {
       const plan = plans[target.hostname] ?? 'hang';
       options.signal?.addEventListener('abort', () => {
         record.aborted = true;
+        // A deaf attempt connects anyway, as a real one may have in the same tick.
+        if (typeof plan === 'object' && 'deaf' in plan) return;
         reject(options.signal!.reason);
       });
       if (plan === 'hang') return;
@@ -110,6 +112,30 @@ describe('Happy Eyeballs', () => {
       started.map((s) => s.servername),
       ['many.test', 'many.test'],
     );
+  });
+
+  test('a connection that lands after the race was won is closed, not leaked', async () => {
+    const clock = new FakeClock();
+    const { attempt, started } = fakeAttempts(clock, {
+      '127.0.0.1': { connect: 300 },
+      '127.0.0.2': { connect: 50, deaf: true },
+    });
+    const pending = dialFirst(
+      target,
+      [v4('127.0.0.1'), v4('127.0.0.2')],
+      opts(clock),
+      250,
+      undefined,
+      attempt,
+    );
+    await settle();
+    clock.advance(250);
+    await settle();
+    clock.advance(50);
+    const dialed = await pending;
+    await settle();
+    assert.equal(dialed.socket, started[0]!.socket, 'the first to connect won');
+    assert.equal(started[1]!.socket?.destroyed, true, 'the late one is destroyed');
   });
 
   test('a refused address falls through to the next at once', async () => {
