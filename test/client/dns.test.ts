@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -367,6 +368,58 @@ async function hasIpv6Loopback(): Promise<boolean> {
   }
 }
 
+/**
+ * An address where connects hang, on loopback: a listener in a child process that is stopped
+ * (SIGSTOP) once its accept queue is full, so the kernel drops further SYNs. Undefined (and
+ * nothing left running) when this machine does not behave so.
+ */
+async function blackhole(host: string, port: number): Promise<{ close: () => void } | undefined> {
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const s = require('net').createServer();
+       s.on('error', () => process.exit(3));
+       s.listen({ port: ${port}, host: '${host}', backlog: 1 }, () => console.log('up'));`,
+    ],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const fillers: Socket[] = [];
+  const close = () => {
+    for (const socket of fillers) socket.destroy();
+    child.kill('SIGKILL');
+  };
+  const up = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 10_000);
+    child.stdout.once('data', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+    child.once('exit', () => resolve(false));
+  });
+  if (!up || child.pid === undefined) {
+    close();
+    return undefined;
+  }
+  process.kill(child.pid, 'SIGSTOP');
+  // Connects until one hangs (at most a few): the queue is then full.
+  for (let i = 0; i < 8; i++) {
+    const socket = connect(port, host);
+    socket.on('error', () => {});
+    fillers.push(socket);
+    const connected = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 500);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!connected) return { close };
+  }
+  close();
+  return undefined;
+}
+
 const ok = (_req: IncomingMessage, res: ServerResponse) => {
   res.writeHead(200, { 'content-length': 2 });
   res.end('ok');
@@ -476,6 +529,32 @@ describe('an Agent with a DNS cache', () => {
       assert.equal(servers[0]!.connections, 1);
     } finally {
       await agent.close();
+      await close();
+    }
+  });
+
+  test('a first address where connects hang costs about the attempt delay, not the connect timeout', async (t) => {
+    const { port, servers, close } = await serversOnOnePort(['127.0.0.1'], ok);
+    const hole = await blackhole('127.0.0.2', port);
+    if (hole === undefined) {
+      t.skip('no loopback blackhole on this machine (a stopped listener did not hang connects)');
+      await close();
+      return;
+    }
+    const resolver = new FakeResolver();
+    resolver.v4.set('slow.test', [v4('127.0.0.2'), v4('127.0.0.1')]);
+    const connectTimeout = 60_000;
+    const agent = new Agent({ dns: { resolver, attemptDelay: 50 }, connectTimeout });
+    try {
+      const started = performance.now();
+      assert.equal(await (await agent.request(`http://slow.test:${port}/`)).text(), 'ok');
+      // Only a bound that catches waiting out the connect timeout: the machine is noisy.
+      assert.ok(performance.now() - started < connectTimeout / 4);
+      assert.equal(servers[0]!.connections, 1);
+      assert.equal(agent.stats()[`http://slow.test:${port}`]?.connectFailed, 0);
+    } finally {
+      await agent.close();
+      hole.close();
       await close();
     }
   });
