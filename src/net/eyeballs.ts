@@ -5,6 +5,7 @@
  * the others are closed. The lookup and every attempt share one connect-timeout budget.
  */
 import type { LookupAddress } from 'node:dns';
+import { isIP } from 'node:net';
 import { type Clock, systemClock, type Timer } from '../clock.js';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
 import { type Dialed, type DialOptions, type DialTarget, dial, serverName } from './dial.js';
@@ -57,6 +58,9 @@ export async function dialResolved(
   }
   const left = options.timeout - (clock.now() - started);
   if (left <= 0) throw new ConnectTimeoutError(budget);
+  // From a local address only its own family can be reached.
+  const from = options.localAddress === undefined ? 0 : isIP(options.localAddress);
+  if (from !== 0) addresses = addresses.filter((a) => a.family === from);
   return dialFirst(
     target,
     addresses,

@@ -224,6 +224,25 @@ describe('Happy Eyeballs', () => {
     assert.equal(clock.pending, 0);
   });
 
+  test('from a local address, only addresses of its family are tried', async () => {
+    const clock = new FakeClock();
+    const { attempt, started } = fakeAttempts(clock, { '127.0.0.2': { connect: 1 } });
+    const source = { addresses: () => [v6('::1'), v4('127.0.0.2')] };
+    const pending = dialResolved(
+      target,
+      source,
+      { ...opts(clock), localAddress: '127.0.0.1' },
+      attempt,
+    );
+    await settle();
+    clock.advance(1);
+    await pending;
+    assert.deepEqual(
+      started.map((s) => s.address),
+      ['127.0.0.2'],
+    );
+  });
+
   test('the lookup counts against the connect timeout', async () => {
     const clock = new FakeClock();
     const { attempt, started } = fakeAttempts(clock, {});
