@@ -595,7 +595,11 @@ export class ConnectionPool implements AsyncDisposable {
     this.#endLease(slot);
     slot.connection.destroy();
     this.#budget?.release();
-    const why = slot.retiredFor ?? reason;
+    // Retired by the pool, it closes for that reason, unless the pool itself is going.
+    const why =
+      reason === 'pool-closed' || reason === 'pool-destroyed'
+        ? reason
+        : (slot.retiredFor ?? reason);
     connectionClosed(this.origin, slot.connection.localPort, why, slot.requests);
     return slot.connection.closed;
   }

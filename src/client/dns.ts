@@ -1,5 +1,5 @@
 /**
- * Host names to addresses for an {@link Agent}'s pools: one cache shared by every pool (record
+ * Host names to addresses for an Agent's pools: one cache shared by every pool (record
  * TTLs honoured, bounded, least recently used out first, failures kept briefly, one lookup per
  * name at a time), and per pool the order its new connections try the addresses in (turn by
  * turn, an address that just failed last) and the watch that retires connections to an address
