@@ -47,6 +47,7 @@ import {
   type Timer, type DurationSummary, type ProxyConfig, type ParserLimits, type RetryOptions,
   type HttpResponse, type HeadersInput, type RequestBody, type OriginOptions, type Http2Mode,
   StreamResetError,
+  type DnsOptions, type DnsStats, type DnsResolver, type AddressRecord,
 } from 'httpool';
 
 const clock: Clock = {
@@ -65,7 +66,14 @@ const retry: RetryOptions = { limit: 2, statusCodes: [503] };
 const http2: Http2Mode = 'auto';
 const poolOptions: PoolOptions = { maxSize: 4, clock, limits, http2, maxConcurrentStreams: 50 };
 const perOrigin = (_origin: string): OriginOptions => ({ maxSize: 2 });
-const agentOptions: AgentOptions = { maxSize: 4, retry, perOrigin };
+const record: AddressRecord = { address: '127.0.0.1', ttl: 60 };
+const resolver: DnsResolver = {
+  resolve4: async () => [record],
+  resolve6: async () => [],
+  lookup: async () => [],
+};
+const dns: DnsOptions = { ttl: 30_000, resolver };
+const agentOptions: AgentOptions = { maxSize: 4, retry, perOrigin, dns };
 
 export async function run(proxy: ProxyConfig | undefined): Promise<number> {
   const pool = new ConnectionPool('http://127.0.0.1:8080', { ...poolOptions, proxy });
@@ -90,7 +98,8 @@ export async function run(proxy: ProxyConfig | undefined): Promise<number> {
     if (isHttpoolError(error) || error instanceof HttpoolError) return -1;
   }
   const all: AgentStats = agent.stats();
-  return wait.p99 + Object.keys(all).length;
+  const dnsStats: DnsStats | undefined = agent.dnsStats();
+  return wait.p99 + Object.keys(all).length + (dnsStats?.lookups ?? 0);
 }
 `;
 
