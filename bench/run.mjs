@@ -451,7 +451,8 @@ async function measurePart(node) {
       );
   }
 
-  const server = sections.has('http') || sections.has('heap') || sections.has('dns')
+  const server =
+    sections.has('http') || sections.has('heap') || sections.has('dns')
       ? await startServer()
       : undefined;
   /** The server's certificate in a file, for NODE_EXTRA_CA_CERTS in the TLS runs. */
