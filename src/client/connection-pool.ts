@@ -670,7 +670,11 @@ export class ConnectionPool implements AsyncDisposable {
       if (!stale(slot.remoteAddress)) continue;
       slot.retiredFor = 'dns-changed';
       marked++;
-      this.#pool.evict(slot);
+      if (!this.#pool.evict(slot) && slot.connection instanceof Http2Connection) {
+        // Busy and shared: it takes no new streams from now on; those running finish.
+        slot.connection.close();
+        this.#pool.capacityChanged(slot);
+      }
     }
     return marked;
   }

@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { LookupAddress } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createH2cServer, type ServerHttp2Stream } from 'node:http2';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -613,6 +614,60 @@ describe('an Agent with a DNS cache', () => {
     } finally {
       await agent.close();
       await close();
+    }
+  });
+
+  test('HTTP/2: when the name moves, a busy session takes no new streams; its own finish', async () => {
+    const clock = new FakeClock();
+    const held: ServerHttp2Stream[] = [];
+    const sessions = new Map<string, number>();
+    const h2 = [createH2cServer(), createH2cServer()];
+    for (const server of h2) {
+      server.on('session', (session) => {
+        const address = session.socket.localAddress ?? '?';
+        sessions.set(address, (sessions.get(address) ?? 0) + 1);
+      });
+      server.on('stream', (stream, headers) => {
+        if (headers[':path'] === '/slow') held.push(stream);
+        else {
+          stream.respond({ ':status': 200 });
+          stream.end(`ok from ${stream.session?.socket.localAddress}`);
+        }
+      });
+    }
+    await new Promise<void>((resolve) => h2[0]!.listen(0, '127.0.0.1', resolve));
+    const port = (h2[0]!.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => h2[1]!.listen(port, '127.0.0.2', resolve));
+    const resolver = new FakeResolver();
+    resolver.v4.set('moving.test', [v4('127.0.0.1', 2)]);
+    const agent = new Agent({ dns: { resolver }, clock, http2: 'prior-knowledge' });
+    const url = `http://moving.test:${port}`;
+    try {
+      await watchingConnections(async (_opened, closed) => {
+        assert.equal(await (await agent.request(`${url}/`)).text(), 'ok from 127.0.0.1');
+        const slow = agent.request(`${url}/slow`);
+        while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        resolver.v4.set('moving.test', [v4('127.0.0.2', 2)]);
+        clock.advance(2000);
+        while (agent.dnsStats()?.refreshes !== 1) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        // A new request goes to the new address while the old session still carries /slow.
+        assert.equal(await (await agent.request(`${url}/`)).text(), 'ok from 127.0.0.2');
+        assert.equal(closed.length, 0, 'the busy session is not cut');
+        held[0]!.respond({ ':status': 200 });
+        held[0]!.end('slow done');
+        assert.equal(await (await slow).text(), 'slow done');
+        while (closed.length === 0) await new Promise((resolve) => setImmediate(resolve));
+        assert.deepEqual(
+          closed.map((m) => m.reason),
+          ['dns-changed'],
+        );
+        assert.deepEqual(Object.fromEntries(sessions), { '127.0.0.1': 1, '127.0.0.2': 1 });
+      });
+    } finally {
+      await agent.close({ timeout: 2000 });
+      for (const server of h2) await new Promise((resolve) => server.close(resolve));
     }
   });
 
