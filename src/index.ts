@@ -21,6 +21,7 @@ export type {
   RequestOptions,
 } from './client/connection-pool.js';
 export { ConnectionPool } from './client/connection-pool.js';
+export type { ConnectHook, ConnectTarget } from './client/connector.js';
 export { fetch, getDefaultAgent, request, setDefaultAgent } from './client/default-agent.js';
 export type { AddressRecord, DnsOptions, DnsResolver, DnsStats } from './client/dns.js';
 export type { FetchInit } from './client/fetch.js';

@@ -33,7 +33,7 @@ import type { AddressSource } from '../net/eyeballs.js';
 import { type CloseReason, ResourcePool } from '../pool/resource-pool.js';
 import type { Semaphore } from '../pool/semaphore.js';
 import { closeWithin } from './closing.js';
-import { openSocket } from './connector.js';
+import { type ConnectHook, openSocket } from './connector.js';
 import { acceptEncoding, decodeResponse } from './decode.js';
 import {
   channels,
@@ -130,6 +130,16 @@ export interface PoolOptions {
   lookup?: LookupFunction | undefined;
   /** The local IP address to connect from (a machine with several). */
   localAddress?: string | undefined;
+  /**
+   * Opens each connection's socket instead of the pool: called with the origin (and a signal
+   * aborted when the attempt is given up), it gives a socket ready for bytes, or a promise of
+   * one, within `connectTimeout`; the pool then speaks HTTP/1.1 over it as over any other
+   * (`tls`, `proxy`, `socketPath`, `lookup` and `localAddress` are the hook's business then).
+   * `undefined` from it lets the pool dial as usual. A throw or rejection fails the connect
+   * with a SocketError (an httpool error is passed on as it is). For in-memory sockets in
+   * tests (`MockAgent` from `httpool/testing` uses it), or a transport of one's own.
+   */
+  connect?: ConnectHook | undefined;
   /**
    * Header fields sent with every request (a shared `user-agent`, an API key), under the
    * request's own: a field the request gives (any case) replaces the default, and one it gives
@@ -453,6 +463,7 @@ export class ConnectionPool implements AsyncDisposable {
         lookup: this.#options.lookup,
         localAddress: this.#options.localAddress,
         addresses: this.#addresses,
+        connect: this.#options.connect,
         ...this.#protocolOffer(),
       });
     } catch (error) {

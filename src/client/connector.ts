@@ -7,7 +7,13 @@
 import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { type Clock, systemClock } from '../clock.js';
-import { abortReason, ConnectTimeoutError } from '../errors.js';
+import {
+  abortReason,
+  ConnectTimeoutError,
+  HttpoolError,
+  InvalidArgumentError,
+  SocketError,
+} from '../errors.js';
 import { type ConnectRequest, establishTunnel, serializeConnect } from '../http1/tunnel.js';
 import { type DialOptions, type DialTarget, dial, serverName } from '../net/dial.js';
 import { type AddressSource, dialResolved } from '../net/eyeballs.js';
@@ -15,6 +21,28 @@ import type { Routing } from '../net/lookup.js';
 import type { SharedReads } from '../net/sockets.js';
 import type { Origin } from './origin.js';
 import type { ProxyConfig } from './proxy.js';
+
+/** What a {@link ConnectHook} is asked to connect to: the origin of the pool that needs a connection. */
+export interface ConnectTarget {
+  /** `scheme://host[:port]`, canonical (no default port). */
+  readonly origin: string;
+  /** `http:` or `https:`. */
+  readonly protocol: 'http:' | 'https:';
+  /** Host name or IP address (IPv6 without brackets). */
+  readonly hostname: string;
+  /** TCP port, the default one filled in. */
+  readonly port: number;
+  /** Aborted when the attempt is given up (the connect timeout, the pool destroyed). */
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * Opens a connection's socket instead of the pool (see {@link PoolOptions.connect}): resolves
+ * with a socket ready for bytes, or with `undefined` to let the pool dial as usual.
+ */
+export type ConnectHook = (
+  target: ConnectTarget,
+) => Socket | undefined | Promise<Socket | undefined>;
 
 /** How to open one connection; `lookup` and `localAddress` apply to the proxy too. */
 export interface ConnectOptions extends Routing {
@@ -55,6 +83,8 @@ export interface ConnectOptions extends Routing {
    */
   addresses?: AddressSource | undefined;
   // --- end DNS ---
+  /** Asked first for the socket; `undefined` from it means dial as usual. */
+  connect?: ConnectHook | undefined;
 }
 
 /** An open connection: the socket, and its reads when they land in the shared buffer. */
@@ -77,6 +107,17 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
   const { signal, proxy, connectTimeout } = options;
   if (signal?.aborted) throw abortReason(signal);
   const clock = options.clock ?? systemClock;
+  if (options.connect !== undefined) {
+    const socket = await fromHook(origin, options.connect, options, clock);
+    if (socket !== undefined) {
+      const alpn = (socket as { alpnProtocol?: unknown }).alpnProtocol;
+      return {
+        socket,
+        reads: undefined,
+        alpnProtocol: typeof alpn === 'string' ? alpn : undefined,
+      };
+    }
+  }
   const toOrigin: DialOptions = {
     timeout: connectTimeout,
     clock,
@@ -130,6 +171,80 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     budget: connectTimeout,
     over: tunnel,
   });
+}
+
+/**
+ * The socket a {@link ConnectHook} gives for `origin`, within the connect timeout and the
+ * signal. A hook's failure is a SocketError, unless it is an httpool error of its own (passed
+ * on as it is); a socket that comes after the attempt was given up is destroyed.
+ */
+function fromHook(
+  origin: Origin,
+  hook: ConnectHook,
+  options: ConnectOptions,
+  clock: Clock,
+): Promise<Socket | undefined> {
+  const { signal, connectTimeout } = options;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (error: unknown, socket?: Socket): void => {
+      if (settled) return;
+      settled = true;
+      timer.cancel();
+      signal?.removeEventListener('abort', onAbort);
+      if (error === undefined) resolve(socket);
+      else reject(error);
+    };
+    const onAbort = () => settle(abortReason(signal!));
+    const timer = clock.schedule(
+      () => settle(new ConnectTimeoutError(connectTimeout)),
+      connectTimeout,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const failed = (error: unknown) =>
+      settle(
+        error instanceof HttpoolError
+          ? error
+          : new SocketError(
+              `connecting to ${origin.origin} failed: ${(error as Error)?.message ?? String(error)}`,
+              { cause: error },
+            ),
+      );
+    let result: ReturnType<ConnectHook>;
+    try {
+      result = hook({
+        origin: origin.origin,
+        protocol: origin.protocol,
+        hostname: origin.hostname,
+        port: origin.port,
+        signal,
+      });
+    } catch (error) {
+      failed(error);
+      return;
+    }
+    Promise.resolve(result).then((socket) => {
+      if (settled) {
+        socket?.destroy();
+        return;
+      }
+      if (socket === undefined) settle(undefined);
+      else if (!isSocket(socket)) {
+        settle(new InvalidArgumentError('the connect option must give a socket or undefined'));
+      } else settle(undefined, socket);
+    }, failed);
+  });
+}
+
+function isSocket(value: unknown): value is Socket {
+  const socket = value as Partial<Socket> | null;
+  return (
+    typeof socket === 'object' &&
+    socket !== null &&
+    typeof socket.write === 'function' &&
+    typeof socket.on === 'function' &&
+    typeof socket.destroy === 'function'
+  );
 }
 
 /** Options of {@link openTunnel}. */

@@ -268,6 +268,7 @@ const POOL_OPTION_CHECKS = {
   socketPath,
   lookup: fn,
   localAddress,
+  connect: fn,
   headers,
   decompress: boolean,
   http2: oneOf('off', 'auto', 'only', 'prior-knowledge'),

@@ -4,6 +4,7 @@ import {
   abortReason,
   BodyTimeoutError,
   HeadersTimeoutError,
+  HttpoolError,
   InvalidArgumentError,
   InvalidStateError,
   locateError,
@@ -181,7 +182,14 @@ export class Http1Connection implements Transport, BodySource {
     socket.setNoDelay(true);
     socket.on('end', () => this.#onSocketEnd());
     socket.on('error', (error) =>
-      this.#fail(brokenError(error.message, this.#exchange, error), this.#exchange),
+      this.#fail(
+        // A socket of the owner's own (an in-memory one in tests) may fail with an httpool
+        // error of its own: passed on as it is, so it is neither wrapped nor replayed.
+        error instanceof HttpoolError && !(error instanceof SocketError)
+          ? error
+          : brokenError(error.message, this.#exchange, error),
+        this.#exchange,
+      ),
     );
     socket.on('close', () => this.#onSocketClose());
     // Last: bytes the server sent before now are handed over at once.
