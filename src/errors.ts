@@ -76,6 +76,7 @@ const LOCATED_CODES: ReadonlySet<string> = new Set([
   'ERR_RESPONSE_LIMIT',
   // A whole-request deadline (RequestTimeoutError) fails one request too.
   'ERR_TIMEOUT',
+  'ERR_MOCK_NOT_MATCHED',
 ]);
 
 /**
@@ -370,6 +371,32 @@ export class ProxyError extends HttpoolError {
 export class AbortError extends HttpoolError {
   constructor(message = 'the operation was aborted', options?: HttpoolErrorOptions) {
     super(message, 'ABORT_ERR', options);
+  }
+}
+
+/**
+ * A request to a `MockAgent` (from `httpool/testing`) that no interceptor matched, on an
+ * origin not let through to the network. `expected` lists the interceptors that were waiting.
+ */
+export class MockNotMatchedError extends HttpoolError {
+  /** The interceptors still waiting for a request when this one came, described. */
+  readonly expected: readonly string[];
+  constructor(message: string, expected: readonly string[]) {
+    super(message, 'ERR_MOCK_NOT_MATCHED');
+    this.expected = expected;
+  }
+}
+
+/** `MockAgent.assertNoPendingInterceptors()` found interceptors no request used up. */
+export class MockPendingError extends HttpoolError {
+  /** The interceptors left, described. */
+  readonly pending: readonly string[];
+  constructor(pending: readonly string[]) {
+    super(
+      `${pending.length} interceptor${pending.length === 1 ? ' is' : 's are'} still pending:\n${pending.map((p) => `  ${p}`).join('\n')}`,
+      'ERR_MOCK_PENDING',
+    );
+    this.pending = pending;
   }
 }
 

@@ -57,6 +57,9 @@ const allowed = {
     ['client', 'pool', 'http', 'http1', 'http2', 'net'].includes(layer(to)) || leaf(to),
   // Programs use the public API only.
   cli: (to) => layer(to) === 'cli' || to === 'index.ts',
+  // The test kit (httpool/testing) builds on the client and below; nothing builds on it.
+  testing: (to) =>
+    ['testing', 'client', 'pool', 'http', 'http1', 'http2', 'net'].includes(layer(to)) || leaf(to),
 } satisfies Record<string, (to: string) => boolean>;
 
 test('the layers of src/ import only downwards', () => {
@@ -80,6 +83,36 @@ test('the rules refuse the edges the layout forbids', () => {
   assert.equal(allowed.http1('http2/connection.ts'), false);
   assert.equal(allowed.http2('pool/resource-pool.ts'), false);
   assert.equal(allowed.client('net/sockets.ts'), true);
+  assert.equal(allowed.client('testing/mock-agent.ts'), false);
+  assert.equal(allowed.cli('testing/index.ts'), false);
+  assert.equal(allowed.testing('client/agent.ts'), true);
+  assert.equal(allowed.testing('index.ts'), false);
+  assert.equal(allowed.testing('cli/main.ts'), false);
+});
+
+test('nothing outside src/testing imports it, so the package entry never loads it', () => {
+  const edges = importGraph();
+  const into = edges.filter(({ from, to }) => layer(to) === 'testing' && layer(from) !== 'testing');
+  assert.deepEqual(into, []);
+  // What the entry reaches, walked: no module of the test kit among it.
+  const reached = new Set(['index.ts']);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const { from, to } of edges) {
+      if (reached.has(from) && !reached.has(to)) {
+        reached.add(to);
+        grew = true;
+      }
+    }
+  }
+  assert.ok(reached.has('client/agent.ts') && reached.size > 20, 'the walk reached too little');
+  assert.deepEqual(
+    [...reached].filter((file) => layer(file) === 'testing'),
+    [],
+  );
+  // A dynamic import would escape the walk: src/ has none.
+  const dynamic = sources(root).filter((file) => /\bimport\s*\(/.test(readFileSync(file, 'utf8')));
+  assert.deepEqual(dynamic, []);
 });
 
 test('every source file lives in a room the layering knows', () => {
