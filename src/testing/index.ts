@@ -8,6 +8,14 @@
 export { FakeClock } from '../clock.js';
 export { MockNotMatchedError, MockPendingError } from '../errors.js';
 export {
+  FAILING_FATES,
+  type FaultFate,
+  type FaultRecord,
+  type FaultRequest,
+  FaultServer,
+  type FaultServerOptions,
+} from './fault-server.js';
+export {
   type BodyMatcher,
   type HeaderMatcher,
   type InterceptOptions,

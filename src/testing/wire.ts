@@ -158,10 +158,14 @@ export type ReplyChunk =
  * - `'cut-body'`: send the head and part of the body, then close;
  * - `'reset-body'`: send the head and part of the body, then reset;
  * - `'drip'`: send the whole answer a few bytes at a time (`dripBytes`, every `dripDelay` ms);
+ * - `'connection-close'`: answer with `Connection: close`, then close;
  * - `'idle-close'`: answer, then close the idle connection `after` ms later;
  * - `'idle-reset'`: answer, then reset the idle connection `after` ms later;
  * - `'stray-bytes'`: answer, then write bytes nobody asked for on the idle connection `after`
- *   ms later (`strayBytes`; a `408` by default, as some servers send before they close).
+ *   ms later (`strayBytes`) and close it. By default they are not HTTP, so a request that
+ *   races them fails loudly instead of taking them for its answer (HTTP/1.1 has no request
+ *   ids: no client can tell stray bytes from an answer, a `408` a server sends before it
+ *   closes included).
  */
 export type Fault =
   | 'close'
@@ -171,6 +175,7 @@ export type Fault =
   | 'cut-body'
   | 'reset-body'
   | 'drip'
+  | 'connection-close'
   | 'idle-close'
   | 'idle-reset'
   | 'stray-bytes';
@@ -184,6 +189,7 @@ export const FAULTS: readonly Fault[] = [
   'cut-body',
   'reset-body',
   'drip',
+  'connection-close',
   'idle-close',
   'idle-reset',
   'stray-bytes',
@@ -229,7 +235,10 @@ export interface Reply {
   /** For `'drip'`: bytes per write (default 1) and ms between writes (default 0). */
   readonly dripBytes?: number;
   readonly dripDelay?: number;
-  /** Bytes written as they are instead of a serialized answer (pieces may wait first). */
+  /**
+   * Bytes written as they are instead of a serialized answer (pieces may wait first); the
+   * `idle-*` and `stray-bytes` faults still follow them.
+   */
   readonly raw?: readonly ReplyChunk[] | undefined;
 }
 
@@ -274,8 +283,8 @@ const PHRASES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-const DEFAULT_STRAY =
-  'HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n';
+/** Not HTTP: a request racing them fails loudly (see the `'stray-bytes'` fault). */
+const DEFAULT_STRAY = '\x00stray bytes\r\n';
 
 /**
  * @throws InvalidArgumentError for a reply that cannot be sent: a status outside 100-999, a
@@ -418,9 +427,9 @@ export async function playReply(
       if (connection.destroyed) return 'closed';
       connection.write(piece.data);
     }
-    return 'open';
+    return afterAnswer(connection, reply, wait);
   }
-  const ends = closing || reply.connectionClose === true;
+  const ends = closing || reply.connectionClose === true || fault === 'connection-close';
   const { head, pieces, framing } = framedReply(reply, request.method, ends);
   if (fault === 'stall-body' || fault === 'cut-body' || fault === 'reset-body') {
     const bodyBytes = Buffer.concat(pieces.map((piece) => piece.data));
@@ -459,13 +468,20 @@ export async function playReply(
     connection.end();
     return 'closed';
   }
+  return afterAnswer(connection, reply, wait);
+}
+
+/** The fault that follows a whole answer, if any. */
+function afterAnswer(connection: ReplyConnection, reply: Reply, wait: Wait): ReplyOutcome {
+  const { fault } = reply;
   const after = reply.after ?? 0;
   if (fault === 'idle-close') return later(connection, wait, after, () => connection.end());
   if (fault === 'idle-reset') return later(connection, wait, after, () => connection.reset());
   if (fault === 'stray-bytes') {
-    later(connection, wait, after, () =>
-      connection.write(toBytes(reply.strayBytes ?? DEFAULT_STRAY)),
-    );
+    later(connection, wait, after, () => {
+      connection.write(toBytes(reply.strayBytes ?? DEFAULT_STRAY));
+      connection.end();
+    });
     return 'poisoned';
   }
   return 'open';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { ConnectionPool, isHttpoolError } from '../../src/index.js';
-import { FAILING_FATES, startFaultServer } from '../helpers/fault-server.js';
+import { FAILING_FATES, FaultServer } from '../../src/testing/index.js';
 
 const seed = Number(process.env['HTTPOOL_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const REQUESTS = 12_000;
@@ -14,13 +14,16 @@ test(`thousands of GETs and POSTs against a faulty server keep every promise (se
   process.on('unhandledRejection', onUnhandled);
   after(() => process.off('unhandledRejection', onUnhandled));
 
-  const server = await startFaultServer(seed, {
-    idleClose: 0.05,
-    resetAfter: 0.02,
-    connectionClose: 0.03,
-    stall: 0.004,
-    cutBody: 0.01,
-    unsolicited: 0.01,
+  const server = await FaultServer.start({
+    seed,
+    rates: {
+      stall: 0.004,
+      'cut-body': 0.01,
+      'connection-close': 0.03,
+      'idle-reset': 0.02,
+      'idle-close': 0.05,
+      'stray-bytes': 0.01,
+    },
   });
   after(() => server.close());
   const pool = new ConnectionPool(server.origin, {
@@ -66,17 +69,22 @@ test(`thousands of GETs and POSTs against a faulty server keep every promise (se
   // No GET fails unless the server really cut or stalled its answer.
   const unexplained = failures.filter(
     ({ id, method }) =>
-      method === 'GET' && !(server.seen.get(id) ?? []).some(({ fate }) => FAILING_FATES.has(fate)),
+      method === 'GET' && !server.attempts(id).some(({ fate }) => FAILING_FATES.has(fate)),
   );
+  const seen = (id: string) => server.attempts(id).map(({ method, fate }) => ({ method, fate }));
   assert.equal(
-    JSON.stringify(unexplained.map(({ id, code }) => ({ id, code, seen: server.seen.get(id) }))),
+    JSON.stringify(unexplained.map(({ id, code }) => ({ id, code, seen: seen(id) }))),
     '[]',
     'GETs failed without a server fault',
   );
   // No POST reaches the server twice.
-  for (const [id, attempts] of server.seen) {
-    const posts = attempts.filter(({ method }) => method === 'POST');
-    assert.ok(posts.length <= 1, `POST ${id} reached the server ${posts.length} times`);
+  const posts = new Map<string, number>();
+  for (const { id, method } of server.requests) {
+    if (method === 'POST') posts.set(id, (posts.get(id) ?? 0) + 1);
+  }
+  assert.ok(posts.size > 0, 'no POST reached the server');
+  for (const [id, count] of posts) {
+    assert.ok(count <= 1, `POST ${id} reached the server ${count} times`);
   }
   // Every lease came home.
   const stats = pool.stats();
@@ -89,9 +97,7 @@ test(`thousands of GETs and POSTs against a faulty server keep every promise (se
   const byCode = new Map<string, number>();
   for (const { code } of failures) byCode.set(code, (byCode.get(code) ?? 0) + 1);
   const fates = new Map<string, number>();
-  for (const attempts of server.seen.values()) {
-    for (const { fate } of attempts) fates.set(fate, (fates.get(fate) ?? 0) + 1);
-  }
+  for (const { fate } of server.requests) fates.set(fate, (fates.get(fate) ?? 0) + 1);
   console.log(
     `fault suite: ${REQUESTS} requests in ${Date.now() - started} ms, ${succeeded} ok, ` +
       `${failures.length} failed ${JSON.stringify(Object.fromEntries(byCode))}; ` +

@@ -5,41 +5,31 @@
  * request settles within its timeouts, and no lease or socket is left behind.
  */
 import assert from 'node:assert/strict';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { ConnectionPool, isHttpoolError } from '../../src/index.js';
+import { FaultServer } from '../../src/testing/index.js';
 
-/** What the server does with the next connection's request. */
+/** What the server does with the next request. */
 type Script = { chunks: Uint8Array[]; gapMs: number; close: 'end' | 'reset' | 'keep' };
 
 let script: Script = { chunks: [], gapMs: 0, close: 'end' };
+let server: FaultServer | undefined;
 let origin = '';
-const sockets = new Set<Socket>();
-const server = createServer((socket) => {
-  sockets.add(socket);
-  socket.on('close', () => sockets.delete(socket));
-  socket.on('error', () => {});
-  const { chunks, gapMs, close } = script;
-  socket.once('data', async () => {
-    for (const chunk of chunks) {
-      if (socket.destroyed) return;
-      socket.write(chunk);
-      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
-    }
-    if (close === 'end') socket.end();
-    else if (close === 'reset') socket.resetAndDestroy();
-  });
-});
 
 before(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The bytes go out as they are, each piece after a gap, then the connection ends as told.
+  server = await FaultServer.start({
+    handler: () => ({
+      raw: script.chunks.map((data) => ({ data, delay: script.gapMs })),
+      fault:
+        script.close === 'end' ? 'idle-close' : script.close === 'reset' ? 'idle-reset' : undefined,
+      after: 0,
+    }),
+  });
+  origin = server.origin;
 });
-after(async () => {
-  for (const socket of sockets) socket.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+after(() => server?.close());
 
 /** Splits `bytes` at the given cut points. */
 function split(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
