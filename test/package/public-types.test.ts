@@ -103,6 +103,36 @@ export async function run(proxy: ProxyConfig | undefined): Promise<number> {
 }
 `;
 
+/** A consumer of httpool/testing: the kit's names, the types its options and results use. */
+const TESTING_CONSUMER = `
+import { Agent, type HttpResponse } from 'httpool';
+import {
+  FakeClock, FaultServer, MockAgent, MockInterceptor, MockNotMatchedError, MockPendingError,
+  FAILING_FATES, type Fault, type FaultFate, type FaultRecord, type FaultServerOptions,
+  type InterceptOptions, type MockAgentOptions, type MockCall, type Reply, type ReplyChunk,
+} from 'httpool/testing';
+
+export async function run(): Promise<number> {
+  const options: MockAgentOptions = { clock: new FakeClock(), maxSize: 2 };
+  const agent: Agent = new MockAgent(options);
+  const mock = agent as MockAgent;
+  const match: InterceptOptions = { method: 'POST', path: /^\\/items/, body: (b) => b.length > 0 };
+  const chunks: ReplyChunk[] = ['a', { data: new Uint8Array([98]), delay: 10 }];
+  const interceptor: MockInterceptor = mock.intercept('http://api.test', match).reply(200, chunks).times(2);
+  const fault: Fault = 'reset-body';
+  const reply: Reply = { status: 500, fault, cutAt: 3 };
+  mock.intercept('http://api.test', { path: '/x' }).reply(reply);
+  const res: HttpResponse = await mock.request('http://api.test/items', { method: 'POST', body: 'x' });
+  const calls: readonly MockCall[] = mock.calls;
+  const serverOptions: FaultServerOptions = { rates: { stall: 0.1 }, seed: 1, log: false };
+  await using server = await FaultServer.start(serverOptions);
+  const records: readonly FaultRecord[] = server.requests;
+  const fate: FaultFate | undefined = records[0]?.fate;
+  const errors = [MockNotMatchedError, MockPendingError].length;
+  return res.status + calls.length + interceptor.calls + errors + (fate && FAILING_FATES.has(fate) ? 1 : 0);
+}
+`;
+
 let dir = '';
 let program: ts.Program;
 
@@ -113,23 +143,27 @@ before(() => {
   symlinkSync(root, join(dir, 'node_modules', 'httpool'), 'dir');
   writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
   writeFileSync(join(dir, 'consumer.ts'), CONSUMER);
+  writeFileSync(join(dir, 'testing-consumer.ts'), TESTING_CONSUMER);
   // Every declaration file the tarball ships (the CLI's are left out of it), not only those
   // the consumer happens to reach.
   const shipped = readdirSync(dist, { recursive: true, encoding: 'utf8' })
     .filter((file) => file.endsWith('.d.ts') && !file.startsWith(`cli${sep}`))
     .map((file) => join(dist, file));
-  program = ts.createProgram([join(dir, 'consumer.ts'), ...shipped], {
-    target: ts.ScriptTarget.ES2022,
-    lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    strict: true,
-    exactOptionalPropertyTypes: true,
-    skipLibCheck: false,
-    noEmit: true,
-    types: ['node'],
-    typeRoots: [join(root, 'node_modules', '@types')],
-  });
+  program = ts.createProgram(
+    [join(dir, 'consumer.ts'), join(dir, 'testing-consumer.ts'), ...shipped],
+    {
+      target: ts.ScriptTarget.ES2022,
+      lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      exactOptionalPropertyTypes: true,
+      skipLibCheck: false,
+      noEmit: true,
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules', '@types')],
+    },
+  );
 });
 
 after(() => {
@@ -159,8 +193,9 @@ test('a consumer resolves httpool to dist/index.d.ts through package.json export
 
 test('the declarations and a consumer of them compile with skipLibCheck off', () => {
   const consumer = program.getSourceFile(join(dir, 'consumer.ts'));
-  assert.ok(consumer !== undefined);
-  const diagnostics = [consumer, ...packageFiles()].flatMap((file) => [
+  const testingConsumer = program.getSourceFile(join(dir, 'testing-consumer.ts'));
+  assert.ok(consumer !== undefined && testingConsumer !== undefined);
+  const diagnostics = [consumer, testingConsumer, ...packageFiles()].flatMap((file) => [
     ...program.getSyntacticDiagnostics(file),
     ...program.getSemanticDiagnostics(file),
   ]);
@@ -171,14 +206,14 @@ test('the declarations and a consumer of them compile with skipLibCheck off', ()
  * Walks everything a consumer can reach from the package root: each export, its members,
  * their parameter and result types, and so on, staying inside the package's declarations.
  */
-function publicSurface(): {
+function publicSurface(entry = 'index.d.ts'): {
   exports: Set<string>;
   types: Map<string, string>;
   members: Map<string, string>;
 } {
   const checker = program.getTypeChecker();
-  const index = program.getSourceFile(join(dist, 'index.d.ts'));
-  assert.ok(index !== undefined, 'dist/index.d.ts was not reached');
+  const index = program.getSourceFile(join(dist, entry));
+  assert.ok(index !== undefined, `dist/${entry} was not reached`);
   const moduleSymbol = checker.getSymbolAtLocation(index);
   assert.ok(moduleSymbol !== undefined);
   const exported = checker.getExportsOfModule(moduleSymbol);
@@ -266,4 +301,32 @@ test('every named type a public declaration uses is exported from the package ro
     .filter(([name]) => !exports.has(name))
     .map(([name, where]) => `${name} (in ${where})`);
   assert.deepEqual(missing, []);
+});
+
+test('httpool/testing resolves to dist/testing/index.d.ts; its types are exported from it or the root', () => {
+  const { resolvedModule } = ts.resolveModuleName(
+    'httpool/testing',
+    join(dir, 'testing-consumer.ts'),
+    program.getCompilerOptions(),
+    ts.sys,
+  );
+  assert.equal(resolvedModule?.resolvedFileName, join(dist, 'testing', 'index.d.ts'));
+  const root = publicSurface();
+  const kit = publicSurface(join('testing', 'index.d.ts'));
+  assert.ok(kit.types.has('MockAgent') && kit.types.has('Reply'), 'the walk found no types');
+  const missing = [...kit.types]
+    .filter(([name]) => !kit.exports.has(name) && !root.exports.has(name))
+    .map(([name, where]) => `${name} (in ${where})`);
+  assert.deepEqual(missing, []);
+  // The interceptor's plumbing between it and the agent stays out of sight.
+  const leaked = [
+    'matches',
+    'use',
+    'live',
+    'pending',
+    'checkReply',
+    'playReply',
+    'RequestReader',
+  ].filter((name) => kit.exports.has(name) || kit.members.get(name) === 'MockInterceptor');
+  assert.deepEqual(leaked, []);
 });
