@@ -66,7 +66,10 @@ export type MockBody = string | Uint8Array | readonly ReplyChunk[];
 /** What a reply function returns: a {@link Reply}, or a promise of one. */
 export type ReplyFunction = (call: MockCall) => Reply | Promise<Reply>;
 
-/** Settings of a {@link MockAgent}: an Agent's, but it opens its connections itself. */
+/**
+ * Settings of a {@link MockAgent}: an Agent's, but it opens its connections itself (no
+ * `connect`, no `proxy`) and speaks HTTP/1.1 (`http2` may be `'off'` or `'auto'`).
+ */
 export type MockAgentOptions = Omit<AgentOptions, 'connect' | 'proxy'>;
 
 /**
@@ -250,6 +253,12 @@ export class MockAgent extends Agent {
     const given = options as AgentOptions;
     if (given.connect !== undefined || given.proxy !== undefined) {
       throw new InvalidArgumentError('a MockAgent opens its own connections: no connect or proxy');
+    }
+    // The mock speaks HTTP/1.1; 'auto' settles on it, as with a server that offers no h2.
+    if (options.http2 === 'only' || options.http2 === 'prior-knowledge') {
+      throw new InvalidArgumentError(
+        `a MockAgent speaks HTTP/1.1 only, not http2 '${options.http2}'`,
+      );
     }
     // The hook is bound to the agent once it exists; the pools ask it only later.
     const hook: { open?: (target: ConnectTarget) => Socket | undefined } = {};

@@ -292,3 +292,47 @@ describe('MockAgent', () => {
     void agent.destroy();
   });
 });
+
+describe('MockAgent, the rest of its surface', () => {
+  test('a reply function that throws fails its request, typed; pending lists unused persistent interceptors', async () => {
+    await using agent = new MockAgent();
+    agent.intercept(API, { path: '/boom' }).reply(() => {
+      throw new Error('oops');
+    });
+    const error = await agent.request(`${API}/boom`).catch((e: unknown) => e);
+    assert.ok(error instanceof InvalidArgumentError, String(error));
+    assert.match(error.message, /oops/);
+    agent.intercept(API, { method: 'DELETE', path: '/x' }).reply(204).persist();
+    assert.deepEqual(agent.pendingInterceptors(), [`DELETE /x on ${API} (persistent)`]);
+    await (await agent.request(`${API}/x`, { method: 'DELETE' })).dump();
+    assert.deepEqual(agent.pendingInterceptors(), []);
+  });
+
+  test('enableNetConnect() with no argument or a function opens the network to origins without interceptors', async () => {
+    const server = await startHttpServer((_req, res) => res.end('real'));
+    try {
+      for (const open of [undefined, (origin: string) => origin === server.origin]) {
+        await using agent = new MockAgent();
+        agent.enableNetConnect(open);
+        agent.intercept('http://api.test', { path: '/' }).reply(200, 'mocked');
+        assert.equal(await (await agent.request(`${server.origin}/`)).text(), 'real');
+        assert.equal(await (await agent.request('http://api.test/')).text(), 'mocked');
+      }
+      assert.equal(server.connections, 2);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('an HTTP/2-only mock is refused; http2 auto speaks HTTP/1.1 to it', async () => {
+    assert.throws(() => new MockAgent({ http2: 'only' }), InvalidArgumentError);
+    await using agent = new MockAgent({ http2: 'auto' });
+    agent.intercept('https://h.test', { path: '/' }).reply(200, 'h1');
+    assert.equal(await (await agent.request('https://h.test/')).text(), 'h1');
+  });
+
+  test('waitForCalls is bounded in real time', async () => {
+    await using agent = new MockAgent();
+    await assert.rejects(agent.waitForCalls(1, 20), /received 0 requests, not 1/);
+  });
+});
