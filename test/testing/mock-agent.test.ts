@@ -331,6 +331,19 @@ describe('MockAgent, the rest of its surface', () => {
     assert.equal(await (await agent.request('https://h.test/')).text(), 'h1');
   });
 
+  test('Expect: 100-continue gets its go-ahead, and the body arrives', async () => {
+    await using agent = new MockAgent();
+    agent.intercept(API, { method: 'POST', path: '/up', body: 'the data' }).reply(201, 'stored');
+    const res = await agent.request(`${API}/up`, {
+      method: 'POST',
+      headers: { expect: '100-continue' },
+      body: 'the data',
+    });
+    assert.equal(res.status, 201);
+    assert.equal(await res.text(), 'stored');
+    assert.equal(agent.calls[0]?.headers['expect'], '100-continue');
+  });
+
   test('waitForCalls is bounded in real time', async () => {
     await using agent = new MockAgent();
     await assert.rejects(agent.waitForCalls(1, 20), /received 0 requests, not 1/);
