@@ -592,7 +592,7 @@ export class ConnectionPool implements AsyncDisposable {
         // On a shared connection the stream's own lease took it; a lease (acquire()) that was
         // dropped too is reported by its own finalizer.
         const hold = slot.shared ? (tag as Hold | undefined) : slot;
-        if (hold !== undefined && (slot.shared || hold.returnWhenDone)) {
+        if (hold?.returnWhenDone === true) {
           this.#warnLeak('had a response body garbage-collected unread', hold.lease.acquiredAt);
         }
       },
