@@ -328,6 +328,11 @@ const DEFAULT_MAX_STREAMS = 100;
 const DEFAULT_KEEP_ALIVE_THRESHOLD = 1000;
 /** After the server closed a connection idle for T ms, idle connections are kept for T × this. */
 const IDLE_CLOSE_MARGIN = 0.75;
+/**
+ * A close this soon after a connection went idle is not an idle timeout (a server closing
+ * right after its answer, stray bytes): learning from it would end reuse for the origin.
+ */
+const MIN_LEARNED_IDLE_MS = 50;
 
 /**
  * The classic connection pool for one origin (`scheme://host:port`): it opens up to `maxSize`
@@ -1016,6 +1021,7 @@ export class ConnectionPool implements AsyncDisposable {
   #learnIdleClose(slot: Slot): void {
     if (Number.isNaN(slot.idleSince)) return;
     const idleFor = this.#now() - slot.idleSince;
+    if (idleFor < MIN_LEARNED_IDLE_MS) return;
     const keep = idleFor * IDLE_CLOSE_MARGIN;
     if (this.#learnedIdleTimeout === undefined || keep < this.#learnedIdleTimeout) {
       this.#learnedIdleTimeout = keep;

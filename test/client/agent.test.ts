@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
+import { FakeClock } from '../../src/clock.js';
 import {
   Agent,
   InvalidArgumentError,
@@ -332,6 +333,39 @@ describe('Agent retries', () => {
     const res = await agent.request(`${server.origin}/`);
     assert.equal(res.status, 200);
     await res.dump();
+    await server.close();
+  });
+});
+
+describe('Agent retries on the agent clock', () => {
+  test("a retry's wait runs on the clock option: a fake clock moves it, abort ends it", async () => {
+    let count = 0;
+    const server = await startHttpServer((_req, res) => {
+      count++;
+      res.writeHead(count === 1 ? 503 : 200, { 'retry-after': '3600', 'content-length': 2 });
+      res.end('ok');
+    });
+    const clock = new FakeClock();
+    await using agent = new Agent({ clock, retry: { limit: 1, maxDelay: 60_000 } });
+    const pending = agent.request(`${server.origin}/`);
+    while (count < 1) await new Promise((resolve) => setImmediate(resolve));
+    // An hour's Retry-After capped at a minute: nothing happens until the clock says so.
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(count, 1);
+    clock.advance(60_000);
+    const res = await pending;
+    assert.equal(res.status, 200);
+    await res.dump();
+    assert.equal(count, 2);
+    // Aborted while waiting: rejects with the reason, no second request.
+    count = 0;
+    const controller = new AbortController();
+    const aborted = agent.request(`${server.origin}/`, { signal: controller.signal });
+    while (count < 1) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort(new Error('stop'));
+    await assert.rejects(aborted, /stop/);
+    assert.equal(count, 1);
     await server.close();
   });
 });

@@ -98,6 +98,30 @@ describe('learning how long the server keeps idle connections', () => {
     }
   });
 
+  test('a close right after the answer is not learned as an idle timeout', async () => {
+    // Closes 5 ms after each response: no idle timeout, so reuse must not end for the origin.
+    const server = createServer((socket) => {
+      socket.on('error', () => {});
+      onRequests(socket, () => {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+        setTimeout(() => socket.destroy(), 5);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const pool = new ConnectionPool(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      for (let i = 0; i < 3; i++) {
+        await (await pool.request({})).text();
+        await sleep(30);
+      }
+      assert.ok(pool.stats().closed >= 2, 'the server closed its connections');
+      assert.equal(pool.stats().learnedIdleTimeout, undefined);
+    } finally {
+      await pool.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   test('a Keep-Alive hint is followed instead of what closes suggested', async () => {
     const server = createServer((socket) => {
       socket.on('error', () => {});
