@@ -164,6 +164,8 @@ interface StreamExchange {
   /** Set once, by the first failure; the report carries it. */
   error: Error | undefined;
   timer: Timer | undefined;
+  /** `timer` is the head-then-body timer ({@link Http2Connection.#armReadTimer}), refreshable. */
+  readTimer: boolean;
   /** The readable side ended on the server's END_STREAM, not on a reset (see #watch). */
   endStream: boolean;
   /** The server's END_STREAM came and the body has ended: the response is whole. */
@@ -464,6 +466,7 @@ export class Http2Connection implements Transport {
         received: 0,
         error: undefined,
         timer: undefined,
+        readTimer: false,
         endStream: false,
         ended: false,
         drained: 0,
@@ -498,6 +501,7 @@ export class Http2Connection implements Transport {
         };
         stream.once('continue', () => exchange.sendBody?.());
         exchange.timer = this.#clock.schedule(() => exchange.sendBody?.(), CONTINUE_TIMEOUT);
+        exchange.readTimer = false;
       } else this.#writeBody(exchange, body, bodyBytes, declaredLength);
     });
   }
@@ -630,19 +634,50 @@ export class Http2Connection implements Transport {
     if (exchange.phase === 'done' || exchange.status !== 0) return;
     exchange.phase = 'awaiting-head';
     if (exchange.deadline !== undefined) exchange.deadline.phase = 'headers';
-    exchange.timer?.cancel();
-    exchange.timer = this.#clock.schedule(() => {
-      this.#fail(exchange, new HeadersTimeoutError(exchange.headersTimeout));
-      this.#checkAlive();
-    }, exchange.headersTimeout);
+    this.#armReadTimer(exchange, exchange.headersTimeout);
+  }
+
+  /**
+   * The head timer, then the body timer: one timer per stream, refreshed in place for the
+   * body and each chunk of it (a new timer per chunk costs more than the chunk's own work).
+   */
+  #armReadTimer(exchange: StreamExchange, delay: number): void {
+    const timer = exchange.timer;
+    if (timer !== undefined) {
+      if (exchange.readTimer && timer.refresh?.(delay) === true) return;
+      timer.cancel();
+    }
+    exchange.timer = this.#clock.schedule(() => this.#readTimedOut(exchange), delay);
+    exchange.readTimer = true;
+  }
+
+  #readTimedOut(exchange: StreamExchange): void {
+    if (exchange.phase === 'done' || exchange.draining) return;
+    this.#fail(
+      exchange,
+      exchange.phase === 'body'
+        ? new BodyTimeoutError(exchange.bodyTimeout)
+        : new HeadersTimeoutError(exchange.headersTimeout),
+    );
+    this.#checkAlive();
+  }
+
+  /** Stops the read timer for now; {@link #armReadTimer} re-arms it. */
+  #holdReadTimer(exchange: StreamExchange): void {
+    const timer = exchange.timer;
+    if (timer === undefined) return;
+    if (exchange.readTimer && timer.suspend !== undefined) timer.suspend();
+    else {
+      timer.cancel();
+      exchange.timer = undefined;
+    }
   }
 
   #onHead(exchange: StreamExchange, headers: IncomingHttpHeaders, raw: string[] | undefined): void {
     if (exchange.phase === 'done') return;
     const status = Number(headers[HTTP2_HEADER_STATUS]);
     exchange.status = status;
-    exchange.timer?.cancel();
-    exchange.timer = undefined;
+    this.#holdReadTimer(exchange);
     // A final answer before the go-ahead: the body is not sent (RFC 9110 §10.1.1).
     if (exchange.phase === 'awaiting-continue') {
       exchange.sendBody = undefined;
@@ -684,8 +719,7 @@ export class Http2Connection implements Transport {
     const source: BodySource = {
       pause: () => {
         exchange.paused = true;
-        exchange.timer?.cancel();
-        exchange.timer = undefined;
+        this.#holdReadTimer(exchange);
         exchange.stream.pause();
       },
       resume: () => {
@@ -712,12 +746,11 @@ export class Http2Connection implements Transport {
   }
 
   #armBodyTimer(exchange: StreamExchange): void {
-    exchange.timer?.cancel();
-    if (exchange.phase !== 'body' || exchange.paused) return;
-    exchange.timer = this.#clock.schedule(() => {
-      this.#fail(exchange, new BodyTimeoutError(exchange.bodyTimeout));
-      this.#checkAlive();
-    }, exchange.bodyTimeout);
+    if (exchange.phase !== 'body' || exchange.paused) {
+      this.#holdReadTimer(exchange);
+      return;
+    }
+    this.#armReadTimer(exchange, exchange.bodyTimeout);
   }
 
   #onData(exchange: StreamExchange, chunk: Buffer): void {
@@ -769,6 +802,7 @@ export class Http2Connection implements Transport {
       () => exchange.stream.close(NGHTTP2_CANCEL),
       this.#options.maxDrainTime ?? DEFAULT_DRAIN_TIME,
     );
+    exchange.readTimer = false;
     exchange.stream.resume();
   }
 

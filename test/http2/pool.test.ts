@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
   Agent,
+  BodyTimeoutError,
   ConnectionPool,
   HeadersTimeoutError,
   InvalidArgumentError,
@@ -615,6 +616,52 @@ describe('HTTP/2: how streams and sessions end', () => {
     const res = await pool.request({ path: '/fast' });
     assert.equal(await res.text(), 'hello /fast');
     assert.equal(server.sessions, 1);
+    await pool.close();
+  });
+
+  test('bodyTimeout: a gap between chunks fails the body; steady chunks and a slow reader do not', async () => {
+    const server = await startH2((stream, headers, state) => {
+      const path = String(headers[':path']);
+      if (path === '/stall') {
+        stream.respond({ ':status': 200 });
+        stream.write('first');
+        return;
+      }
+      if (path === '/drip') {
+        stream.respond({ ':status': 200 });
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (stream.destroyed) return clearInterval(timer);
+          stream.write('x');
+          if (++sent === 12) {
+            clearInterval(timer);
+            stream.end();
+          }
+        }, 25);
+        return;
+      }
+      if (path === '/bulk') {
+        stream.respond({ ':status': 200 });
+        stream.end(Buffer.alloc(1_000_000, 'y'));
+        return;
+      }
+      hello(stream, headers, state);
+    });
+    const pool = new ConnectionPool(server.origin, {
+      http2: 'prior-knowledge',
+      bodyTimeout: 150,
+    });
+    const stalled = await pool.request({ path: '/stall' });
+    await assert.rejects(stalled.text(), BodyTimeoutError);
+    // Twelve chunks 25 ms apart: longer than bodyTimeout in all, never a gap that long.
+    const drip = await pool.request({ path: '/drip' });
+    assert.equal(await drip.text(), 'x'.repeat(12));
+    // The reader waits longer than bodyTimeout before reading: its own pause does not count.
+    const bulk = await pool.request({ path: '/bulk' });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal((await bulk.bytes()).byteLength, 1_000_000);
+    assert.equal(server.sessions, 1);
+    await eventually(() => pool.stats().leased === 0);
     await pool.close();
   });
 
