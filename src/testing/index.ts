@@ -7,14 +7,19 @@
 
 export { FakeClock } from '../clock.js';
 export { MockNotMatchedError, MockPendingError } from '../errors.js';
+export type { TestCertificate } from './certificate.js';
 export {
   FAILING_FATES,
   type FaultFate,
   type FaultRecord,
+  type FaultReply,
   type FaultRequest,
   FaultServer,
   type FaultServerOptions,
+  type FaultServerProtocol,
+  type ServerFault,
 } from './fault-server.js';
+export type { H2Fault } from './fault-server-h2.js';
 export {
   type BodyMatcher,
   type HeaderMatcher,
