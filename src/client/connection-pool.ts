@@ -317,7 +317,7 @@ const DEFAULT_IDLE_TIMEOUT = 4000;
 /** Replays of one request after stale-connection failures (each on a reused connection). */
 const MAX_REPLAYS = 2;
 /**
- * Sends of one request the server said it did not process (HTTP/2), while each connection
+ * Replays (sends after the first) of one request the server said it did not process (HTTP/2), while each connection
  * that refused it had answered others: a server that retires connections after N requests
  * (nginx's keepalive_requests) sends a GOAWAY per N, and a burst larger than N meets several.
  */
@@ -686,11 +686,8 @@ export class ConnectionPool implements AsyncDisposable {
       if (!stale(slot.remoteAddress)) continue;
       slot.retiredFor = 'dns-changed';
       marked++;
-      if (!this.#pool.evict(slot) && slot.connection instanceof Http2Connection) {
-        // Busy and shared: it takes no new streams from now on; those running finish.
-        slot.connection.close();
-        this.#pool.capacityChanged(slot);
-      }
+      // Busy: an HTTP/2 one takes no new streams from now on; those running finish.
+      if (!this.#pool.evict(slot)) this.#retire(slot, 'dns-changed');
     }
     return marked;
   }
@@ -744,8 +741,11 @@ export class ConnectionPool implements AsyncDisposable {
    * is never replayed, and a POST without an Idempotency-Key is never sent twice. Over
    * HTTP/2, a request the server says it did not process (REFUSED_STREAM, or above a GOAWAY's
    * last stream id) is sent again whatever its method: while the connections refusing it
-   * answered others since, up to 16 sends; once after a connection that answered nothing. A 421 (Misdirected Request) is
-   * sent once more on a new connection, whatever its method, when its body can be sent again.
+   * answered others since (streams a GOAWAY lets finish count), up to 16 times; once after a
+   * connection that answered nothing; not after a refusal as the first request of a brand-new
+   * connection. A 421 (Misdirected Request) is sent once more on a new connection, whatever
+   * its method, when its body can be sent again and a new connection can be had without
+   * waiting behind the others on an HTTP/2 one; the connection that sent it takes no more.
    *
    * `timeout` bounds all of it, replays included, until the response body has arrived:
    * RequestTimeoutError (`ERR_TIMEOUT`) with the phase it ran out in.
@@ -784,8 +784,8 @@ export class ConnectionPool implements AsyncDisposable {
     let unprocessedReplays = 0;
     // A connection that had answered nothing (since) refused this request (HTTP/2).
     let refusedIdle = false;
-    let refusedBy: Slot | undefined;
-    let answeredAtRefusal = 0;
+    // Each refusing connection's answered count at its last refusal of this request.
+    let refusals: Map<Slot, number> | undefined;
     let misdirected = false;
     for (let attempt = 0; ; attempt++) {
       // An idle connection is taken without a promise (and without a wait to time: NaN records
@@ -820,12 +820,18 @@ export class ConnectionPool implements AsyncDisposable {
         const response = await this.send(hold, options, deadline);
         // 421: this connection cannot serve the origin (RFC 9110 §15.5.20); once more on a
         // new connection, whatever the method, when the body can be sent again.
-        if (response.status !== 421 || misdirected || !isReplayableBody(options.body)) {
+        if (
+          response.status !== 421 ||
+          misdirected ||
+          !isReplayableBody(options.body) ||
+          !this.#freshWithoutWait(hold.slot)
+        ) {
           return response;
         }
         misdirected = true;
         fresh = true;
         this.#replayed++;
+        this.#retire(hold.slot, 'not-reusable');
         // Its body is not the answer: read it away (a failure here only closes that one).
         await response.dump().catch(() => undefined);
       } catch (error) {
@@ -848,9 +854,13 @@ export class ConnectionPool implements AsyncDisposable {
           // Progress: the refusing connection answered others since this request's last
           // refusal there (a server refusing everything on a busy connection makes none).
           const { slot } = hold;
-          const progressed = slot.answered > (slot === refusedBy ? answeredAtRefusal : 0);
-          refusedBy = slot;
-          answeredAtRefusal = slot.answered;
+          refusals ??= new Map();
+          // Streams a GOAWAY lets finish count too: they will be answered, maybe after this.
+          const taken =
+            slot.answered +
+            (slot.connection instanceof Http2Connection ? slot.connection.acceptedAtGoaway : 0);
+          const progressed = taken > (refusals.get(slot) ?? 0);
+          refusals.set(slot, taken);
           const bound = progressed ? MAX_UNPROCESSED_REPLAYS : 1;
           if (unprocessedReplays < bound && !refusedIdle && canReplay(options, error)) {
             if (!progressed) refusedIdle = true;
@@ -870,6 +880,34 @@ export class ConnectionPool implements AsyncDisposable {
         throw error;
       }
     }
+  }
+
+  /**
+   * A fresh connection can be had for a 421's replay without waiting behind `slot`: a fresh
+   * waiter never shares a busy HTTP/2 connection, so at `maxSize` it would wait until every
+   * other stream on `slot` ended (for ever, behind a long-lived one).
+   */
+  /**
+   * Takes a connection out of service for good without cutting what it carries: an HTTP/1.1
+   * one closes after its exchange, an HTTP/2 one takes no new streams (GOAWAY) and closes when
+   * its streams end.
+   */
+  #retire(slot: Slot, reason: string): void {
+    slot.retiredFor ??= reason;
+    if (slot.connection instanceof Http2Connection) {
+      slot.connection.close();
+      this.#pool.capacityChanged(slot);
+    }
+  }
+
+  #freshWithoutWait(slot: Slot): boolean {
+    if (!slot.shared) return true;
+    const { open, idle } = this.#pool.stats();
+    return (
+      open < (this.#options.maxSize ?? Number.POSITIVE_INFINITY) ||
+      idle > 0 ||
+      slot.connection.active <= 1
+    );
   }
 
   /**

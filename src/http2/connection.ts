@@ -203,6 +203,8 @@ export class Http2Connection implements Transport {
   #closeError: Error | undefined;
   #pingTimer: Timer | undefined;
   #ready: Promise<void>;
+  /** @internal Streams in flight at or below the last GOAWAY's last stream id when it came. */
+  acceptedAtGoaway = 0;
 
   /** @internal Use {@link Http2Connection.open}. */
   constructor(socket: Socket, options: Http2ConnectionOptions, events: TransportEvents = {}) {
@@ -364,6 +366,13 @@ export class Http2Connection implements Transport {
   #onGoaway(code: number, lastStreamId: number): void {
     // A server may send several (2^31-1 first, then the real id): the lowest counts.
     this.#goawayLast = Math.min(this.#goawayLast, lastStreamId);
+    // Streams in flight the GOAWAY lets finish: the server took them up (progress, for replays).
+    let accepted = 0;
+    for (const exchange of this.#exchanges.values()) {
+      const id = exchange.stream.id;
+      if (id !== undefined && id <= this.#goawayLast) accepted++;
+    }
+    this.acceptedAtGoaway = accepted;
     if (code !== NGHTTP2_NO_ERROR) {
       this.#closeError ??= new SocketError(
         `the server ended the HTTP/2 connection to ${this.#options.origin} (GOAWAY ${codeName(code)})`,
@@ -789,7 +798,9 @@ export class Http2Connection implements Transport {
       exchange.stream.close(NGHTTP2_NO_ERROR);
     // Closed both ways now: report it, so the slot is free before the stream's 'close' (a tick
     // later), where a caller that read the body and sends again would find it still taken.
-    else this.#onStreamClose(exchange);
+    else if (exchange.stream.writableFinished) this.#onStreamClose(exchange);
+    // else: our request is still going out (flow control): the stream is open at both ends
+    // and counts against the server's limit; the report waits for its 'close'.
   }
 
   /** The reader gave the body up: read a little more out, else reset the stream (the session lives on). */

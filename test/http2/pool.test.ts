@@ -709,6 +709,119 @@ describe('HTTP/2: how streams and sessions end', () => {
   });
 });
 
+describe('HTTP/2: review regressions', () => {
+  test('a stream answered while our upload is still going out counts until it is closed', async () => {
+    const server = await startH2(
+      (stream, headers, state) => {
+        if (headers[':path'] === '/up') {
+          stream.respond({ ':status': 202 });
+          stream.end('accepted');
+          // Reads the upload slowly, as a server feeding a slow backend would.
+          stream.on('data', () => {});
+          stream.pause();
+          setTimeout(() => stream.resume(), 1500);
+          return;
+        }
+        hello(stream, headers, state);
+      },
+      { settings: { maxConcurrentStreams: 1 } },
+    );
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+    await (await pool.request({ path: '/warm' })).text();
+    const up = await pool.request({
+      path: '/up',
+      method: 'POST',
+      body: new Uint8Array(2 * 1024 * 1024),
+    });
+    assert.equal(await up.text(), 'accepted');
+    // The session's one stream is still taken: the next request goes to a second session
+    // rather than queueing inside node:http2 behind the upload.
+    const next = await pool.request({ path: '/b', headersTimeout: 1000 });
+    assert.equal(await next.text(), 'hello /b');
+    assert.equal(server.sessions, 2);
+    await pool.close({ timeout: 100 });
+  });
+
+  test('two sessions refusing in turn do not pass a request back and forth', async () => {
+    const server = await startH2((stream, headers, state) => {
+      if (String(headers[':path']).startsWith('/warm')) {
+        setTimeout(() => hello(stream, headers, state), 20);
+        return;
+      }
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+    });
+    const pool = new ConnectionPool(server.origin, {
+      http2: 'prior-knowledge',
+      maxConcurrentStreams: 1,
+      maxSize: 2,
+    });
+    await Promise.all(
+      ['/warm1', '/warm2'].map(async (path) => (await pool.request({ path })).text()),
+    );
+    assert.equal(server.sessions, 2);
+    const results = await Promise.allSettled(
+      ['/x0', '/x1', '/x2'].map((path) => pool.request({ path, method: 'POST', body: 'x' })),
+    );
+    assert.ok(results.every((r) => r.status === 'rejected'));
+    // Each session's one answer is progress once per request, not at every turn.
+    for (const path of ['/x0', '/x1', '/x2']) {
+      const sends = server.seen.get(path) ?? 0;
+      assert.ok(sends <= 3, `${path} sent ${sends} times`);
+    }
+    await pool.close();
+  });
+
+  test('a GOAWAY sent before the streams it keeps are answered still counts as progress', async () => {
+    const perSession = new WeakMap<Http2Session, number>();
+    const server = await startH2((stream, headers, state) => {
+      const session = stream.session!;
+      const count = (perSession.get(session) ?? 0) + 1;
+      perSession.set(session, count);
+      if (count === 10) session.goaway(constants.NGHTTP2_NO_ERROR, stream.id);
+      setTimeout(() => hello(stream, headers, state), 20);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge', maxSize: 10 });
+    const paths = Array.from({ length: 30 }, (_, i) => `/r${i}`);
+    const results = await Promise.allSettled(
+      paths.map((path) => pool.request({ path }).then((r) => r.text())),
+    );
+    assert.deepEqual(
+      results.filter((r) => r.status === 'rejected').map((r) => String(r.reason)),
+      [],
+    );
+    assert.equal(server.sessions, 3);
+    await pool.close();
+  });
+
+  test('a 421 on a busy session at maxSize is the answer, not a wait behind the others', async () => {
+    let slowStream: ServerHttp2Stream | undefined;
+    const server = await startH2((stream, headers, state) => {
+      const path = headers[':path'];
+      if (path === '/slow') {
+        slowStream = stream;
+        stream.respond({ ':status': 200 });
+        stream.write('a');
+        return;
+      }
+      if (path === '/moved') {
+        stream.respond({ ':status': 421 });
+        stream.end('wrong');
+        return;
+      }
+      hello(stream, headers, state);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge', maxSize: 1 });
+    const slow = await pool.request({ path: '/slow' });
+    const moved = await pool.request({ path: '/moved', acquireTimeout: 2000 });
+    assert.equal(moved.status, 421);
+    assert.equal(await moved.text(), 'wrong');
+    assert.equal(server.seen.get('/moved'), 1);
+    slowStream!.end('b');
+    assert.equal(await slow.text(), 'ab');
+    await pool.close();
+  });
+});
+
 describe('HTTP/2: diagnostics', () => {
   test('connection:open and request:start say h2; the close says how many streams it carried', async () => {
     const server = await startH2(hello);
