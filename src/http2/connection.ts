@@ -234,7 +234,11 @@ export class Http2Connection implements Transport {
       settle = resolve;
       fail = reject;
     });
-    this.closed = new Promise<void>((resolve) => session.once('close', resolve));
+    // The socket's close counts too: a session ended by a GOAWAY may never emit its own.
+    this.closed = new Promise<void>((resolve) => {
+      session.once('close', resolve);
+      socket.once('close', resolve);
+    });
     session.on('remoteSettings', (settings) => {
       const streams = settings.maxConcurrentStreams;
       this.#peerStreams = streams === undefined ? 100 : streams;
@@ -351,6 +355,9 @@ export class Http2Connection implements Transport {
       );
     }
     this.#session.destroy();
+    // After a GOAWAY node:http2 ends the socket gracefully and waits for the peer's close,
+    // which a stuck server never sends; session.destroy() is then a no-op. Ours is final.
+    this.#socket.destroy();
   }
 
   /**

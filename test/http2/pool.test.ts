@@ -822,6 +822,40 @@ describe('HTTP/2: review regressions', () => {
   });
 });
 
+describe('HTTP/2: shutdown after a GOAWAY', () => {
+  test('close({ timeout }) and destroy() end a session the server GOAWAYed and then left hanging', {
+    timeout: 15_000,
+  }, async () => {
+    const server = await startH2((stream, headers, state) => {
+      if (headers[':path'] === '/1') {
+        hello(stream, headers, state);
+        // Answered stream 1; stream 3 is above the last id and never answered, and the
+        // server never closes the connection.
+        stream.session!.goaway(constants.NGHTTP2_NO_ERROR, stream.id);
+      }
+      // Everything else on the first session hangs; a second session answers.
+      else if (state.sessions > 1) hello(stream, headers, state);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+    const [one, two] = await Promise.all([
+      pool.request({ path: '/1' }).then((r) => r.text()),
+      pool.request({ path: '/2' }).then((r) => r.text()),
+    ]);
+    assert.equal(one, 'hello /1');
+    assert.equal(two, 'hello /2');
+    const started = performance.now();
+    await pool.close({ timeout: 300 });
+    assert.ok(performance.now() - started < 3000, 'close({ timeout }) settled');
+    const again = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+    await (await again.request({ path: '/1' })).text();
+    const destroyed = again.destroy();
+    const bound = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('destroy hung')), 3000),
+    );
+    await Promise.race([destroyed, bound]);
+  });
+});
+
 describe('HTTP/2: diagnostics', () => {
   test('connection:open and request:start say h2; the close says how many streams it carried', async () => {
     const server = await startH2(hello);
