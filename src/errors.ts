@@ -41,10 +41,23 @@ export class HttpoolError extends Error implements Partial<RequestTarget> {
     return true;
   }
 
-  /** Any copy's errors are `instanceof HttpoolError` (by the brand); subclasses match as usual. */
+  /**
+   * Any copy's errors are `instanceof HttpoolError` (by the brand), and `instanceof` a subclass
+   * when their class, or one it extends, has that subclass's name (two copies of the package
+   * in one process, as npm may install them, each have their own classes).
+   */
   static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== HttpoolError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && brand in value;
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    if (typeof value !== 'object' || value === null || !(brand in value)) return false;
+    if (this === HttpoolError) return true;
+    for (
+      let proto = Object.getPrototypeOf(value);
+      proto !== null;
+      proto = Object.getPrototypeOf(proto)
+    ) {
+      if (Object.hasOwn(proto, 'constructor') && proto.constructor.name === this.name) return true;
+    }
+    return false;
   }
 }
 

@@ -156,3 +156,25 @@ test('the package root exports the contract of DESIGN.md', () => {
   assert.ok(foreign instanceof HttpoolError);
   assert.ok(!({ code: 'ERR_POOL_EMPTY' } instanceof HttpoolError));
 });
+
+test('instanceof works across two copies of the package, for every error class', async () => {
+  // A second copy of the built errors module, as a second install would load it.
+  const { mkdtempSync, copyFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const { pathToFileURL, fileURLToPath } = await import('node:url');
+  const dir = mkdtempSync(join(tmpdir(), 'httpool-copy-'));
+  copyFileSync(fileURLToPath(new URL('../src/errors.js', import.meta.url)), join(dir, 'errors.js'));
+  const other = (await import(pathToFileURL(join(dir, 'errors.js')).href)) as typeof httpool;
+  const theirs = new other.SocketError('reset');
+  assert.notEqual(other.SocketError, httpool.SocketError);
+  assert.ok(theirs instanceof httpool.HttpoolError);
+  assert.ok(theirs instanceof httpool.SocketError);
+  assert.ok(!(theirs instanceof httpool.StreamResetError));
+  assert.ok(new other.StreamResetError('x', 2) instanceof httpool.StreamResetError);
+  assert.ok(new other.AcquireTimeoutError(5) instanceof httpool.AcquireTimeoutError);
+  assert.ok(!(new other.AcquireTimeoutError(5) instanceof httpool.SocketError));
+  // Ours, the usual way, and nothing without the brand.
+  assert.ok(new httpool.SocketError('x') instanceof other.SocketError);
+  assert.ok(!(new Error('x') instanceof httpool.SocketError));
+});
