@@ -31,6 +31,7 @@ import {
   InvalidStateError,
   locateError,
   RequestBodyError,
+  RequestTimeoutError,
   ResponseError,
   ResponseLimitError,
   SocketError,
@@ -497,7 +498,13 @@ export class Http2Connection implements Transport {
         deadline.exchangeStarted();
       }
       if (signal !== undefined) {
-        exchange.onAbort = () => this.#fail(exchange, abortReason(signal));
+        exchange.onAbort = () => {
+          const reason = abortReason(signal);
+          this.#fail(exchange, reason);
+          // The request's own deadline ran out: as for a head or body timeout, is the
+          // connection still alive? (A caller's abort says nothing about the server.)
+          if (reason instanceof RequestTimeoutError) this.#checkAlive();
+        };
         try {
           signal.addEventListener('abort', exchange.onAbort, { once: true });
         } catch {

@@ -313,6 +313,25 @@ for (const transport of transports) {
       await pool.close();
     });
 
+    test("a silent session: a request's own timeout, too, sends the PING that closes the connection", async () => {
+      const pool = open(server, { pingTimeout: 200 });
+      await call(pool, rid('warm'), '/');
+      const patient = settle(
+        call(pool, rid('patient-timeout'), '/stall-headers', { headersTimeout: 20_000 }),
+      );
+      await server.waitForStreams(1);
+      await assert.rejects(
+        call(pool, rid('silent-timeout'), '/silent', { timeout: 200 }),
+        RequestTimeoutError,
+      );
+      const { error } = await patient;
+      assert.ok(error instanceof SocketError, String(error));
+      assert.match(error.message, /PING/);
+      await eventually(() => pool.stats().open === 0, 3000, 'the silent connection to close');
+      await assertClean(pool);
+      await pool.close();
+    });
+
     for (const mode of ['close', 'reset', 'goaway'] as const) {
       test(`the session ends (${mode}) with streams in flight: GETs go again, a POST fails typed, nothing uncaught`, async () => {
         const pool = open(server, { maxSize: 2 });
