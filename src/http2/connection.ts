@@ -224,8 +224,9 @@ export class Http2Connection implements Transport {
         initialWindowSize: streamWindow,
         maxHeaderListSize: Math.min(maxHeaderListSize, 2 ** 32 - 1),
       },
-      // Pseudo-headers count too; a few over the field bound.
-      maxHeaderListPairs: options.maxHeaderCount + 8,
+      // Room beyond our own field bound, so that our check, which names the limit, runs
+      // first; nghttp2's is the backstop (pseudo-headers count there too).
+      maxHeaderListPairs: 2 * options.maxHeaderCount + 16,
       peerMaxConcurrentStreams: 1,
     });
     const session = this.#session;
@@ -712,7 +713,9 @@ export class Http2Connection implements Transport {
     for (let i = 0; i < pairs.length; i += 2) {
       const name = pairs[i]!;
       const value = pairs[i + 1]!;
-      size += name.length + value.length + 32;
+      // As the field would take in an HTTP/1.1 head (name, ': ', value, CRLF): the limit
+      // means the same on both protocols.
+      size += name.length + value.length + 4;
       if (name.charCodeAt(0) === 58 /* ':' */) continue;
       rawHeaders.push(name, value);
     }
@@ -720,7 +723,7 @@ export class Http2Connection implements Transport {
       this.#fail(exchange, new ResponseLimitError('maxHeaderCount', this.#options.maxHeaderCount));
       return;
     }
-    if (size > this.#options.maxHeaderSize + 32 * this.#options.maxHeaderCount) {
+    if (size > this.#options.maxHeaderSize) {
       this.#fail(exchange, new ResponseLimitError('maxHeaderSize', this.#options.maxHeaderSize));
       return;
     }

@@ -665,6 +665,35 @@ describe('HTTP/2: how streams and sessions end', () => {
     await pool.close();
   });
 
+  test('response header limits mean what they do over HTTP/1.1: bytes of the fields, and their count', async () => {
+    const server = await startH2((stream, headers, state) => {
+      const path = headers[':path'];
+      if (path === '/big') {
+        stream.respond({ ':status': 200, 'x-big': 'a'.repeat(16_500) });
+        stream.end();
+      } else if (path === '/many') {
+        const many: Record<string, string> = { ':status': '200' };
+        for (let i = 0; i < 140; i++) many[`x-f${i}`] = 'v';
+        stream.respond(many);
+        stream.end();
+      } else hello(stream, headers, state);
+    });
+    const pool = new ConnectionPool(server.origin, { http2: 'prior-knowledge' });
+    await assert.rejects(pool.request({ path: '/big' }), (error: unknown) => {
+      assert.ok(error instanceof ResponseLimitError, String(error));
+      assert.equal(error.limit, 'maxHeaderSize');
+      return true;
+    });
+    await assert.rejects(pool.request({ path: '/many' }), (error: unknown) => {
+      assert.ok(error instanceof ResponseLimitError, String(error));
+      assert.equal(error.limit, 'maxHeaderCount');
+      return true;
+    });
+    assert.equal(await (await pool.request({ path: '/ok' })).text(), 'hello /ok');
+    assert.equal(server.sessions, 1);
+    await pool.close();
+  });
+
   test('maxResponseSize resets that stream only', async () => {
     const server = await startH2((stream, headers, state) => {
       if (headers[':path'] === '/big') {
