@@ -20,6 +20,10 @@ import {
   RequestReader,
 } from './wire.js';
 
+/** Faults that play on an answer's body; without a body of their own they get this one. */
+const BODY_FAULTS: ReadonlySet<Fault> = new Set(['stall-body', 'cut-body', 'reset-body', 'drip']);
+const DEFAULT_FAULT_BODY = 'x'.repeat(64);
+
 /** Matches the request target (`/path?query`): a string equal to it, a RegExp, or a test. */
 export type PathMatcher = string | RegExp | ((path: string) => boolean);
 /** Matches a header field's value (undefined when absent): equal to a string, a RegExp, or a test. */
@@ -117,11 +121,16 @@ export class MockInterceptor {
 
   /**
    * Plays a fault instead of an answer (`'close'`, `'reset'`, `'stall'`) or on one (the
-   * `*-body` faults cut `options.body`; `'idle-*'` and `'stray-bytes'` come after it). See
-   * {@link Fault}.
+   * `*-body` faults cut `options.body`, and `'drip'` drips it: without one they play on a
+   * 64-byte body of `x`, so the head arrives whole; `'idle-*'` and `'stray-bytes'` come after
+   * it). See {@link Fault}.
    */
   fault(fault: Fault, options: Omit<Reply, 'fault'> = {}): this {
-    return this.reply({ ...options, fault });
+    const onBody =
+      BODY_FAULTS.has(fault) && options.body === undefined && options.json === undefined;
+    return this.reply(
+      onBody ? { ...options, body: DEFAULT_FAULT_BODY, fault } : { ...options, fault },
+    );
   }
 
   /** Answers `count` requests (default 1) before it is used up. */

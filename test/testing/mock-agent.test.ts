@@ -361,3 +361,30 @@ describe('MockAgent, the rest of its surface', () => {
     await assert.rejects(agent.waitForCalls(1, 20), /received 0 requests, not 1/);
   });
 });
+
+describe('MockAgent body faults without a body of their own', () => {
+  test('stall-body, cut-body and drip play on a default body: the head arrives whole', async () => {
+    const clock = new FakeClock();
+    const agent = new MockAgent({ clock, bodyTimeout: 1000 });
+    try {
+      const api = 'http://faults.test';
+      agent.intercept(api, { path: '/stall' }).fault('stall-body');
+      agent.intercept(api, { path: '/cut' }).fault('cut-body');
+      agent.intercept(api, { path: '/drip' }).fault('drip');
+      const stalled = await agent.request(`${api}/stall`);
+      assert.equal(stalled.status, 200);
+      const reading = stalled.text();
+      reading.catch(() => {});
+      await agent.waitForCalls(1);
+      clock.advance(1000);
+      await assert.rejects(reading, BodyTimeoutError);
+      const cut = await agent.request(`${api}/cut`);
+      assert.equal(cut.status, 200);
+      await assert.rejects(cut.text(), SocketError);
+      const drip = await agent.request(`${api}/drip`);
+      assert.equal(await drip.text(), 'x'.repeat(64));
+    } finally {
+      await agent.close();
+    }
+  });
+});
