@@ -114,7 +114,7 @@ export function dial(target: DialTarget, options: DialOptions): Promise<Dialed> 
       reject(error);
     };
     const onError = (error: Error) =>
-      fail(new SocketError(`${options.what} failed: ${error.message}`, { cause: error }));
+      fail(new SocketError(`${options.what} failed: ${error.message.trim()}`, { cause: error }));
     const onAbort = () => fail(abortReason(signal!));
     const onReady = () => {
       cleanup();
