@@ -4,6 +4,7 @@
  * did to it. For integration tests that check a client (httpool, or code on top of it) keeps
  * its promises when the server does not.
  */
+
 import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import { InvalidArgumentError } from '../errors.js';
 import { makeTestCertificate, type TestCertificate } from './certificate.js';
@@ -14,6 +15,7 @@ import {
   type H2Fault,
   H2Sessions,
 } from './fault-server-h2.js';
+import { prng } from './random.js';
 import {
   checkReply,
   FAULTS,
@@ -556,15 +558,3 @@ const wait = (ms: number): Promise<void> =>
     if (ms <= 0) setImmediate(resolve);
     else setTimeout(resolve, ms);
   });
-
-/** mulberry32: a small seeded generator, so a seed replays a run's choices. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,14 +1,5 @@
 /**
- * mulberry32: a small seeded PRNG. Tests that draw at random take a seed, print it, and
+ * The seeded generator FaultServer uses: tests that draw at random take a seed, print it, and
  * can replay a failing run from it.
  */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../src/testing/random.js';

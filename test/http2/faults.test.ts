@@ -21,6 +21,7 @@ import {
   SocketError,
   StreamResetError,
 } from '../../src/index.js';
+import { assertClean, settle } from '../helpers/h2-checks.js';
 import { type H2FaultServer, startH2FaultServer } from '../helpers/h2-fault-server.js';
 import { prng } from '../helpers/random.js';
 import { eventually, sleep } from '../helpers/servers.js';
@@ -83,26 +84,6 @@ async function call(
     stream: Number(res.headers.get('x-stream-id')),
     body,
   };
-}
-
-/** Settles `promise` as a value or an error, never a rejection. */
-function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-/** Nothing leased, waiting or streaming once the dust settled. */
-async function assertClean(pool: ConnectionPool): Promise<void> {
-  await eventually(
-    () => {
-      const s = pool.stats();
-      return s.leased === 0 && s.waiting === 0 && s.streams === 0;
-    },
-    3000,
-    'the pool to have nothing leased',
-  );
 }
 
 /** The attempts the server recorded for `id`, in arrival order. */

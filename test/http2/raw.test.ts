@@ -18,6 +18,7 @@ import {
   ResponseLimitError,
   SocketError,
 } from '../../src/index.js';
+import { assertClean, settle } from '../helpers/h2-checks.js';
 import {
   ErrorCode,
   Flag,
@@ -84,24 +85,6 @@ function answerAll(conn: H2RawConnection): void {
 async function send(pool: ConnectionPool, id: string, method = 'PUT'): Promise<string> {
   const res = await pool.request({ method, path: '/', body: id });
   return res.text();
-}
-
-function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
-  return promise.then(
-    (value) => ({ value }),
-    (error: unknown) => ({ error }),
-  );
-}
-
-async function assertClean(pool: ConnectionPool): Promise<void> {
-  await eventually(
-    () => {
-      const s = pool.stats();
-      return s.leased === 0 && s.waiting === 0 && s.streams === 0;
-    },
-    3000,
-    'the pool to have nothing leased',
-  );
 }
 
 const h2c = { http2: 'prior-knowledge' } as const;
