@@ -11,7 +11,6 @@
  * are Huffman-coded and indexed), so a script tells requests apart by stream id. Header blocks
  * the server sends are HPACK literals without indexing and without Huffman coding.
  */
-import { once } from 'node:events';
 import {
   type AddressInfo,
   createServer as createNetServer,
@@ -217,7 +216,8 @@ export class H2RawConnection {
     readonly socket: Socket,
     private readonly options: { autoAckSettings: boolean; autoPong: boolean },
   ) {
-    this.closed = once(socket, 'close').then(() => undefined);
+    // Not events.once: it rejects on the 'error' (a client's reset) that comes before the close.
+    this.closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.wake());
