@@ -21,11 +21,17 @@ const ALLOWANCE = 2 * MiB;
 const CHUNK = Buffer.from('1\r\nx\r\n');
 const PER_WRITE = 10_000;
 const WRITE = Buffer.concat(new Array<Buffer>(PER_WRITE).fill(CHUNK));
+const WRITE_PAUSE_MS = 5;
 
-/** Sends `count` one-byte chunks, minding backpressure, then the last chunk. */
+/**
+ * Sends `count` one-byte chunks, minding backpressure, then the last chunk. A pause between
+ * writes spreads the body over half a second or more, so the client's memory sampler gets its
+ * turns however busy the machine is (a fast read left it two samples under load).
+ */
 async function sendOnes(socket: Socket, count: number): Promise<void> {
   socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n');
   for (let sent = 0; sent < count && !socket.destroyed; ) {
+    if (sent > 0) await new Promise((resolve) => setTimeout(resolve, WRITE_PAUSE_MS));
     const n = Math.min(PER_WRITE, count - sent);
     sent += n;
     const flushed = socket.write(n === PER_WRITE ? WRITE : WRITE.subarray(0, n * CHUNK.length));
