@@ -6,12 +6,14 @@
  * by itself once its work is done.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
+import {
+  assertSettled,
+  describeExit,
+  SETTLE_PRELUDE,
+  scriptRunner,
+} from '../helpers/child-scripts.js';
 import { startProxyServer } from '../helpers/proxy-server.js';
 import { sleep, startRawServer, type TestServer } from '../helpers/servers.js';
 import { makeCertificates, startTlsServer } from '../helpers/tls.js';
@@ -19,109 +21,12 @@ import { makeCertificates, startTlsServer } from '../helpers/tls.js';
 // build/test/client/liveness.test.js -> dist/index.js
 const DIST = new URL('../../../dist/index.js', import.meta.url).href;
 
-/** A child that exits with this code ended before its outcome was printed: nothing kept it alive. */
-const UNSETTLED = 13;
-
-/**
- * What every child script starts with: the library, its parameters (JSON in argv[2]), and an
- * exit code that says "never settled" until `settled()` is called.
- */
+/** What every child script starts with: the library, then the settle prelude. */
 const PRELUDE = `
 import { Agent, ConnectionPool } from ${JSON.stringify(DIST)};
-const params = JSON.parse(process.argv[2]);
-process.exitCode = ${UNSETTLED};
-const settled = () => { process.exitCode = 0; };
-const num = (value) => (value === 'Infinity' ? Number.POSITIVE_INFINITY : value);
-`;
+${SETTLE_PRELUDE}`;
 
-const dir = mkdtempSync(join(tmpdir(), 'httpool-liveness-'));
-let scripts = 0;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the test (or the safety bound) killed it: it did not exit by itself. */
-  killed: boolean;
-}
-
-/** A running child script. */
-interface Script {
-  readonly child: ChildProcess;
-  readonly exited: Promise<Exit>;
-  /** Resolves with the time (performance.now()) the first stdout line containing `text` arrived. */
-  line(text: string): Promise<number>;
-  /** performance.now() when the child exited; NaN before. */
-  exitedAt(): number;
-  kill(): void;
-}
-
-/**
- * Runs `body` (after {@link PRELUDE}) in a child process with `params`. The child is killed
- * after `boundMs` if it has not exited by then, which the test sees as `killed`.
- */
-function run(body: string, params: Record<string, unknown>, boundMs = 10_000): Script {
-  const file = join(dir, `script-${++scripts}.mjs`);
-  writeFileSync(file, PRELUDE + body);
-  const child = spawn(process.execPath, [file, JSON.stringify(params)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let killed = false;
-  let exitedAt = Number.NaN;
-  const watchers: Array<{ text: string; resolve: (at: number) => void }> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    const at = performance.now();
-    for (const watcher of watchers.splice(0)) {
-      if (stdout.includes(watcher.text)) watcher.resolve(at);
-      else watchers.push(watcher);
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const kill = () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    killed = true;
-    child.kill('SIGKILL');
-  };
-  const bound = setTimeout(kill, boundMs);
-  const exited = new Promise<Exit>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      exitedAt = performance.now();
-      clearTimeout(bound);
-      for (const watcher of watchers.splice(0)) watcher.resolve(Number.NaN);
-      resolve({ code, signal, stdout, stderr, killed });
-    });
-  });
-  return {
-    child,
-    exited,
-    line: (text) =>
-      stdout.includes(text)
-        ? Promise.resolve(performance.now())
-        : new Promise((resolve) => watchers.push({ text, resolve })),
-    exitedAt: () => exitedAt,
-    kill,
-  };
-}
-
-/** Fails with everything the child said, so a failure shows why. */
-function describeExit(exit: Exit): string {
-  return `exit ${exit.code} (signal ${exit.signal}, killed: ${exit.killed})\nstdout: ${exit.stdout}\nstderr: ${exit.stderr}`;
-}
-
-/** Asserts the child exited by itself with code 0, having printed every one of `lines`. */
-function assertSettled(exit: Exit, lines: string[]): void {
-  assert.equal(exit.killed, false, `the child did not exit by itself\n${describeExit(exit)}`);
-  assert.equal(exit.code, 0, describeExit(exit));
-  for (const line of lines)
-    assert.ok(exit.stdout.includes(line), `missing "${line}"\n${describeExit(exit)}`);
-}
+const run = scriptRunner('liveness', PRELUDE, 10_000);
 
 /**
  * A raw server answering every request with `200 hello`, never closing a connection; with
@@ -145,8 +50,6 @@ async function refusedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
-
-after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('a promise keeps the process alive until it settles', () => {
   // What the child prints once the request settles, either way.

@@ -8,12 +8,16 @@
  * still arriving, a lease never released) keeps the script alive.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  assertSettled,
+  describeExit,
+  SETTLE_PRELUDE,
+  scriptRunner,
+} from '../helpers/child-scripts.js';
 import { type H2FaultServer, startH2FaultServer } from '../helpers/h2-fault-server.js';
 import { sleep } from '../helpers/servers.js';
 
@@ -30,104 +34,14 @@ function distEntry(): string {
 
 const DIST = distEntry();
 
-/** A child that exits with this code ended before its outcome was printed: nothing kept it alive. */
-const UNSETTLED = 13;
-
-/** Every child script starts with the library, its parameters (JSON in argv[2]) and `settled()`. */
+/** Every child script starts with the library, the settle prelude, and `id()`. */
 const PRELUDE = `
 import { Agent, ConnectionPool, fetch, getDefaultAgent, request, setDefaultAgent } from ${JSON.stringify(pathToFileURL(DIST).href)};
-const params = JSON.parse(process.argv[2]);
-process.exitCode = ${UNSETTLED};
-const settled = () => { process.exitCode = 0; };
-const num = (value) => (value === 'Infinity' ? Number.POSITIVE_INFINITY : value);
+${SETTLE_PRELUDE}
 const id = (name) => ({ headers: { 'x-request-id': name } });
 `;
 
-const dir = mkdtempSync(join(tmpdir(), 'httpool-h2-process-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
-let scripts = 0;
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  /** True when the test (or the safety bound) killed it: it did not exit by itself. */
-  killed: boolean;
-}
-
-interface Script {
-  readonly child: ChildProcess;
-  readonly exited: Promise<Exit>;
-  /** Resolves with performance.now() when a stdout line containing `text` arrived (NaN if never). */
-  line(text: string): Promise<number>;
-  /** performance.now() when the child exited; NaN before. */
-  exitedAt(): number;
-  kill(): void;
-}
-
-/** Runs PRELUDE + `body` in a child with `params`; killed after `boundMs` if still running. */
-function run(body: string, params: Record<string, unknown>, boundMs = 15_000): Script {
-  const file = join(dir, `script-${++scripts}.mjs`);
-  writeFileSync(file, PRELUDE + body);
-  const child = spawn(process.execPath, [file, JSON.stringify(params)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  let killed = false;
-  let exitedAt = Number.NaN;
-  const watchers: Array<{ text: string; resolve: (at: number) => void }> = [];
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    const at = performance.now();
-    for (const watcher of watchers.splice(0)) {
-      if (stdout.includes(watcher.text)) watcher.resolve(at);
-      else watchers.push(watcher);
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const kill = () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    killed = true;
-    child.kill('SIGKILL');
-  };
-  const bound = setTimeout(kill, boundMs);
-  const exited = new Promise<Exit>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      exitedAt = performance.now();
-      clearTimeout(bound);
-      for (const watcher of watchers.splice(0)) watcher.resolve(Number.NaN);
-      resolve({ code, signal, stdout, stderr, killed });
-    });
-  });
-  return {
-    child,
-    exited,
-    line: (text) =>
-      stdout.includes(text)
-        ? Promise.resolve(performance.now())
-        : new Promise((resolve) => watchers.push({ text, resolve })),
-    exitedAt: () => exitedAt,
-    kill,
-  };
-}
-
-function describeExit(exit: Exit): string {
-  return `exit ${exit.code} (signal ${exit.signal}, killed: ${exit.killed})\nstdout: ${exit.stdout}\nstderr: ${exit.stderr}`;
-}
-
-/** The child exited by itself with code 0, having printed every one of `lines`. */
-function assertSettled(exit: Exit, lines: string[]): void {
-  assert.equal(exit.killed, false, `the child did not exit by itself\n${describeExit(exit)}`);
-  assert.equal(exit.code, 0, describeExit(exit));
-  for (const line of lines) {
-    assert.ok(exit.stdout.includes(line), `missing "${line}"\n${describeExit(exit)}`);
-  }
-}
+const run = scriptRunner('h2-process', PRELUDE, 15_000);
 
 /**
  * h2 requests three ways: pools (h2c with prior knowledge, TLS with 'auto'), an Agent
