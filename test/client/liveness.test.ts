@@ -70,6 +70,24 @@ report(new Agent({ retry: { limit: 2, minDelay: 200 } }).request(params.url));`,
     assertSettled(await script.exited, ['rejected SocketError ERR_SOCKET']);
   });
 
+  test("the wait before a retry on a clock of the caller, whose timers are unref'd, is alive", async () => {
+    const port = await refusedPort();
+    const script = run(
+      `${OUTCOME}
+const clock = {
+  now: () => performance.now(),
+  schedule(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return { cancel: () => clearTimeout(timer) };
+  },
+};
+report(new Agent({ clock, retry: { limit: 2, minDelay: 200 } }).request(params.url));`,
+      { url: `http://127.0.0.1:${port}/` },
+    );
+    assertSettled(await script.exited, ['rejected SocketError ERR_SOCKET']);
+  });
+
   test('connection refused, then retries: agent.fetch() rejects', async () => {
     const port = await refusedPort();
     const script = run(
