@@ -1,5 +1,4 @@
 import { isIP } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../clock.js';
 import { abortReason, InvalidArgumentError, PoolClosedError } from '../errors.js';
 import { MAX_TIMER_MS, type RequestDeadline, underDeadline } from '../http/deadline.js';
@@ -472,44 +471,35 @@ export class Agent implements AsyncDisposable {
   }
 
   /**
-   * The pause before a retry, on a timer that keeps the process alive: the request must settle.
-   * On the agent's clock when it has one (a test's fake clock moves it), with a handle that
-   * keeps the process alive meanwhile, since a clock's timers need not.
+   * The pause before a retry, on the agent's clock (a test's fake clock moves it), with a
+   * handle that keeps the process alive meanwhile, since a clock's timers need not (the
+   * system clock's are unref'd): the request must settle.
    */
-  async #wait(
+  #wait(
     ms: number,
     signal: AbortSignal | undefined,
     deadline: RequestDeadline | undefined,
   ): Promise<void> {
     if (deadline !== undefined) deadline.phase = 'retry-wait';
-    const clock = this.#poolOptions.clock;
-    if (clock !== undefined) {
-      if (signal?.aborted) throw abortReason(signal);
-      await new Promise<void>((resolve, reject) => {
-        const alive = setInterval(() => {}, MAX_TIMER_MS);
-        const onAbort = (): void => {
-          timer.cancel();
-          done();
-          reject(abortReason(signal!));
-        };
-        const done = (): void => {
-          clearInterval(alive);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const timer = clock.schedule(() => {
-          done();
-          resolve();
-        }, ms);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
-      return;
-    }
-    try {
-      await sleep(ms, undefined, signal === undefined ? undefined : { signal });
-    } catch (error) {
-      if (signal?.aborted) throw abortReason(signal);
-      throw error;
-    }
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    const clock = this.#poolOptions.clock ?? systemClock;
+    return new Promise<void>((resolve, reject) => {
+      const alive = setInterval(() => {}, MAX_TIMER_MS);
+      const onAbort = (): void => {
+        timer.cancel();
+        done();
+        reject(abortReason(signal!));
+      };
+      const done = (): void => {
+        clearInterval(alive);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const timer = clock.schedule(() => {
+        done();
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   /** Per-origin snapshots of every pool the agent holds (`origin via proxy` for proxied ones). */
