@@ -883,11 +883,6 @@ export class ConnectionPool implements AsyncDisposable {
   }
 
   /**
-   * A fresh connection can be had for a 421's replay without waiting behind `slot`: a fresh
-   * waiter never shares a busy HTTP/2 connection, so at `maxSize` it would wait until every
-   * other stream on `slot` ended (for ever, behind a long-lived one).
-   */
-  /**
    * Takes a connection out of service for good without cutting what it carries: an HTTP/1.1
    * one closes after its exchange, an HTTP/2 one takes no new streams (GOAWAY) and closes when
    * its streams end.
@@ -900,6 +895,11 @@ export class ConnectionPool implements AsyncDisposable {
     }
   }
 
+  /**
+   * A fresh connection can be had for a 421's replay without waiting behind `slot`: a fresh
+   * waiter never shares a busy HTTP/2 connection, so at `maxSize` it would wait until every
+   * other stream on `slot` ended (for ever, behind a long-lived one).
+   */
   #freshWithoutWait(slot: Slot): boolean {
     if (!slot.shared) return true;
     const { open, idle } = this.#pool.stats();
