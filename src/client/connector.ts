@@ -4,7 +4,7 @@
  * proxy (a dial to the proxy, a CONNECT tunnel spoken by the HTTP/1 codec, then TLS with the
  * origin over it), all within one connect-timeout budget.
  */
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { type Clock, systemClock } from '../clock.js';
 import {
@@ -75,14 +75,12 @@ export interface ConnectOptions extends Routing {
   proxy?: ProxyConfig | undefined;
   /** A Unix domain socket (or named pipe) to connect over instead of TCP; not with `proxy`. */
   socketPath?: string | undefined;
-  // --- DNS (addresses from a cache, Happy Eyeballs) ---
   /**
    * Where a direct TCP connection to a host name gets its addresses (the Agent's DNS cache):
-   * they are then raced by Happy Eyeballs in the order given. Unused with a proxy, a
-   * `socketPath` or an IP address.
+   * they are then raced by Happy Eyeballs in the order given. The Agent gives one only for a
+   * host name reached without a proxy, a `socketPath` or a `lookup`.
    */
   addresses?: AddressSource | undefined;
-  // --- end DNS ---
   /** Asked first for the socket; `undefined` from it means dial as usual. */
   connect?: ConnectHook | undefined;
 }
@@ -132,16 +130,9 @@ export async function openSocket(origin: Origin, options: ConnectOptions): Promi
     localAddress: options.localAddress,
   };
   if (proxy === undefined) {
-    // --- DNS: a host name with an address source is looked up there and raced ---
-    const { addresses } = options;
-    if (
-      addresses !== undefined &&
-      options.socketPath === undefined &&
-      isIP(origin.hostname) === 0
-    ) {
-      return dialResolved(originTarget(origin), addresses, toOrigin);
+    if (options.addresses !== undefined) {
+      return dialResolved(originTarget(origin), options.addresses, toOrigin);
     }
-    // --- end DNS ---
     return dial(originTarget(origin, options.socketPath), toOrigin);
   }
   // TLS to an https: proxy trusts what the origin's does, but it is not the origin: its own
