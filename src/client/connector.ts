@@ -15,7 +15,7 @@ import {
   SocketError,
 } from '../errors.js';
 import { type ConnectRequest, establishTunnel, serializeConnect } from '../http1/tunnel.js';
-import { type DialOptions, type DialTarget, dial, serverName } from '../net/dial.js';
+import { type DialOptions, type DialTarget, dial, serverName, withinTimeout } from '../net/dial.js';
 import { type AddressSource, dialResolved } from '../net/eyeballs.js';
 import type { Routing } from '../net/lookup.js';
 import type { SharedReads } from '../net/sockets.js';
@@ -176,55 +176,42 @@ function fromHook(
   clock: Clock,
 ): Promise<Socket | undefined> {
   const { signal, connectTimeout } = options;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const settle = (error: unknown, socket?: Socket): void => {
-      if (settled) return;
-      settled = true;
-      timer.cancel();
-      signal?.removeEventListener('abort', onAbort);
-      if (error === undefined) resolve(socket);
-      else reject(error);
-    };
-    const onAbort = () => settle(abortReason(signal!));
-    const timer = clock.schedule(
-      () => settle(new ConnectTimeoutError(connectTimeout)),
-      connectTimeout,
-    );
-    signal?.addEventListener('abort', onAbort, { once: true });
-    const failed = (error: unknown) =>
-      settle(
-        error instanceof HttpoolError
-          ? error
-          : new SocketError(
-              `connecting to ${origin.origin} failed: ${(error as Error)?.message ?? String(error)}`,
-              { cause: error },
-            ),
-      );
-    let result: ReturnType<ConnectHook>;
-    try {
-      result = hook({
+  const asked = new Promise<Socket | undefined>((resolve) =>
+    resolve(
+      hook({
         origin: origin.origin,
         protocol: origin.protocol,
         hostname: origin.hostname,
         port: origin.port,
         signal,
-      });
-    } catch (error) {
-      failed(error);
-      return;
-    }
-    Promise.resolve(result).then((socket) => {
-      if (settled) {
-        socket?.destroy();
-        return;
-      }
-      if (socket === undefined) settle(undefined);
-      else if (!isSocket(socket)) {
-        settle(new InvalidArgumentError('the connect option must give a socket or undefined'));
-      } else settle(undefined, socket);
-    }, failed);
+      }),
+    ),
+  ).catch((error: unknown) => {
+    throw error instanceof HttpoolError
+      ? error
+      : new SocketError(
+          `connecting to ${origin.origin} failed: ${(error as Error)?.message ?? String(error)}`,
+          { cause: error },
+        );
   });
+  return withinTimeout(asked, { timeout: connectTimeout, signal }, clock).then(
+    (socket) => {
+      if (socket !== undefined && !isSocket(socket)) {
+        throw new InvalidArgumentError('the connect option must give a socket or undefined');
+      }
+      return socket;
+    },
+    (error: unknown) => {
+      // Given up (timeout, abort) while the hook worked: a socket it gives later is closed.
+      void asked.then(
+        (socket) => {
+          if (typeof socket?.destroy === 'function') socket.destroy();
+        },
+        () => undefined,
+      );
+      throw error;
+    },
+  );
 }
 
 function isSocket(value: unknown): value is Socket {

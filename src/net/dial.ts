@@ -163,3 +163,41 @@ function open(target: DialTarget, options: DialOptions): { socket: Socket; reads
   if (options.onSession !== undefined) opened.socket.on('session', options.onSession);
   return opened;
 }
+
+/**
+ * `pending`, or a ConnectTimeoutError after `options.timeout` (naming the budget), or the
+ * signal's reason: a step of opening a connection that has no timeout of its own.
+ */
+export function withinTimeout<T>(
+  pending: Promise<T>,
+  options: Pick<DialOptions, 'timeout' | 'budget' | 'signal'>,
+  clock: Clock,
+): Promise<T> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const done = () => {
+      timer.cancel();
+      signal?.removeEventListener('abort', onAbort);
+    };
+    const onAbort = () => {
+      done();
+      reject(abortReason(signal!));
+    };
+    const timer = clock.schedule(() => {
+      done();
+      reject(new ConnectTimeoutError(options.budget ?? options.timeout));
+    }, options.timeout);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (value) => {
+        done();
+        resolve(value);
+      },
+      (error: unknown) => {
+        done();
+        reject(error);
+      },
+    );
+  });
+}

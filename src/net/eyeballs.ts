@@ -6,9 +6,16 @@
  */
 import type { LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { type Clock, systemClock, type Timer } from '../clock.js';
+import { systemClock, type Timer } from '../clock.js';
 import { abortReason, ConnectTimeoutError, SocketError } from '../errors.js';
-import { type Dialed, type DialOptions, type DialTarget, dial, serverName } from './dial.js';
+import {
+  type Dialed,
+  type DialOptions,
+  type DialTarget,
+  dial,
+  serverName,
+  withinTimeout,
+} from './dial.js';
 
 /** Where the addresses of a host name come from, and where failed attempts are reported. */
 export interface AddressSource {
@@ -50,7 +57,7 @@ export async function dialResolved(
     // At hand (a cache hit): no wait to bound.
     addresses = Array.isArray(found)
       ? found
-      : await bounded(found as Promise<readonly LookupAddress[]>, options, clock);
+      : await withinTimeout(found as Promise<readonly LookupAddress[]>, options, clock);
   } catch (error) {
     if (error instanceof ConnectTimeoutError || error === options.signal?.reason) throw error;
     const cause = error instanceof Error ? error : new Error(String(error));
@@ -69,37 +76,6 @@ export async function dialResolved(
     (address) => source.failed?.(address),
     attempt,
   );
-}
-
-/** `pending`, or a ConnectTimeoutError after `options.timeout`, or the signal's reason. */
-function bounded<T>(pending: Promise<T>, options: DialOptions, clock: Clock): Promise<T> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  return new Promise<T>((resolve, reject) => {
-    const done = () => {
-      timer.cancel();
-      signal?.removeEventListener('abort', onAbort);
-    };
-    const onAbort = () => {
-      done();
-      reject(abortReason(signal!));
-    };
-    const timer = clock.schedule(() => {
-      done();
-      reject(new ConnectTimeoutError(options.budget ?? options.timeout));
-    }, options.timeout);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (value) => {
-        done();
-        resolve(value);
-      },
-      (error: unknown) => {
-        done();
-        reject(error);
-      },
-    );
-  });
 }
 
 /** One connection attempt of a race, and how to call it off. */
