@@ -197,6 +197,13 @@ settled();
     }
   }
 
+  test('agent.request() to a host name (through the DNS cache and its refresh watch) without close(): the script exits by itself', async (t) => {
+    const server = await helloServer();
+    t.after(() => server.close());
+    const url = `http://localhost:${server.port}/`;
+    await forgetful({ via: 'agent', url, idleTimeout: 'Infinity' }, '200 hello', Infinity);
+  });
+
   test('the same over TLS, and through proxies (a CONNECT tunnel; TLS inside TLS)', async (t) => {
     const certs = makeCertificates();
     const origin = await startTlsServer(certs);
